@@ -1,0 +1,73 @@
+"""Edit checkpoints: ``step_{k}.safetensors`` (edited tensors + method state) and ``step_{k}.json`` (meta + log).
+
+Tensor names inside the safetensors file:
+- ``weight::<parameter name>``: the full edited weight after k edits, in the model's dtype;
+- ``state::<key>``: the method's own state that must survive between checkpoints (e.g. D4S's running sums).
+
+The JSON file holds ``model``, ``dataset``, ``method``, ``n_edits``, ``hparams``, ``edited_params``,
+``context_templates``, ``request_ids`` (the requests edited so far, in order) and ``log`` (one record per edit,
+cumulative over all edits so far).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from . import atomic
+
+WEIGHT_PREFIX = "weight::"
+STATE_PREFIX = "state::"
+
+
+def json_path(safetensors_path: str | Path) -> Path:
+    return Path(safetensors_path).with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, weights: dict, state: dict, meta: dict) -> None:
+    """Write the tensors first, the JSON last: a checkpoint is complete once its JSON exists."""
+    tensors = {WEIGHT_PREFIX + k: v for k, v in weights.items()}
+    tensors.update({STATE_PREFIX + k: v for k, v in state.items()})
+    atomic.save_safetensors(path, tensors, metadata={"format": "seqedit-checkpoint-1", "n_edits": meta["n_edits"]})
+    atomic.write_json(json_path(path), meta)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[dict, dict, dict]:
+    """Return ``(weights, state, meta)``."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not json_path(path).exists():
+        raise FileNotFoundError(f"checkpoint {path} has no {json_path(path).name}: it is incomplete")
+    tensors = load_file(str(path), device=device)
+    weights = {k[len(WEIGHT_PREFIX):]: v for k, v in tensors.items() if k.startswith(WEIGHT_PREFIX)}
+    state = {k[len(STATE_PREFIX):]: v for k, v in tensors.items() if k.startswith(STATE_PREFIX)}
+    meta = json.loads(json_path(path).read_text())
+    return weights, state, meta
+
+
+def load_meta(path: str | Path) -> dict:
+    return json.loads(json_path(path).read_text())
+
+
+@torch.no_grad()
+def set_weights(model, weights: dict) -> None:
+    params = dict(model.named_parameters())
+    for name, value in weights.items():
+        if name not in params:
+            raise KeyError(f"checkpoint tensor {name!r} is not a parameter of {type(model).__name__}")
+        params[name].copy_(value.to(params[name].device, params[name].dtype))
+
+
+def apply_checkpoint(model, path: str | Path):
+    """Apply a checkpoint to a loaded base model in memory (no model copy on disk).
+
+    Returns ``(model, meta)``: methods that do not edit weights (e.g. an adaptor) may return a wrapped model.
+    """
+    from .methods import get_method
+
+    weights, state, meta = load_checkpoint(path)
+    method = get_method(meta["method"])
+    model = method.apply_checkpoint(model, weights, state, meta)
+    return model, meta

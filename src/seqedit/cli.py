@@ -1,0 +1,35 @@
+"""Command line: ``seqedit <command> [options]``. Each command lives in the module that does the work."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "model": ("seqedit.models.cli", "materialise a registered model as a Hugging Face folder"),
+    "download-data": ("seqedit.data.cli", "fetch a raw dataset file (canonical URL or the data mirror)"),
+    "prepare-data": ("seqedit.data.cli", "normalise a raw dataset into edit requests (JSONL)"),
+    "corpus": ("seqedit.data.cli", "fetch the text corpus used for layer statistics"),
+    "layer-stats": ("seqedit.stats", "second moments of the edited layers' inputs"),
+    "edit": ("seqedit.editing", "sequential editing up to one checkpoint"),
+    "norms": ("seqedit.norms", "per-edit mean|W| and mean|Delta| as CSV"),
+    "edit-metrics": ("seqedit.evaluation.cli", "Efficacy / Paraphrase / Specificity of a checkpoint"),
+    "downstream": ("seqedit.downstream.cli", "lm-eval downstream tasks on the base model or a checkpoint"),
+    "report": ("seqedit.report.cli", "figures and tables"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        lines = [f"  {name:<15} {help_}" for name, (_, help_) in COMMANDS.items()]
+        msg = "usage: seqedit <command> [options]\n\ncommands:\n" + "\n".join(lines)
+        if argv and argv[0] not in ("-h", "--help"):
+            sys.exit(f"seqedit: unknown command {argv[0]!r}\n{msg}")
+        print(msg)
+        return
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    module.cli(argv[0], argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""``seqedit download-data | prepare-data | corpus``."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .registry import CORPORA, DATASETS, UnknownNameError
+
+
+def cli(command: str, argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog=f"seqedit {command}")
+    if command == "download-data":
+        p.description = "fetch a raw dataset file: copy it from a data mirror, else download its canonical URL"
+        p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
+        p.add_argument("--out", required=True, help="output file, e.g. resources/data/NAME.json")
+        p.add_argument("--mirror", default=None, help="local data mirror folder, tried before the URL")
+        p.add_argument("--timeout", type=float, default=60.0, help="download timeout in seconds")
+        p.add_argument("--no-download", action="store_true", help="never go online")
+        a = p.parse_args(argv)
+        from .fetch import download_dataset
+
+        rec = _run(download_dataset, a.dataset, a.out, a.mirror, timeout=a.timeout, allow_download=not a.no_download)
+    elif command == "prepare-data":
+        p.description = "normalise the first N records of a raw dataset into edit requests (JSON lines)"
+        p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
+        p.add_argument("--raw", required=True, help="raw file written by download-data")
+        p.add_argument("--n", type=int, required=True, help="number of records to keep (the first N usable)")
+        p.add_argument("--out", required=True, help="output JSONL, e.g. results/data/NAME.jsonl")
+        a = p.parse_args(argv)
+        from .normalize import prepare_dataset
+
+        reqs = _run(prepare_dataset, a.dataset, a.raw, a.n, a.out)
+        rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out}
+    elif command == "corpus":
+        p.description = "write the text corpus for layer statistics as JSON lines {\"text\": ...}"
+        p.add_argument("--name", required=True, help=f"one of: {', '.join(sorted(CORPORA))}")
+        p.add_argument("--out", required=True, help="output JSONL, e.g. resources/corpus/NAME.jsonl")
+        p.add_argument("--mirror", default=None, help="local data mirror folder")
+        p.add_argument("--max-docs", type=int, default=None, help="keep only the first K documents")
+        a = p.parse_args(argv)
+        from .corpus import build_corpus
+
+        rec = _run(build_corpus, a.name, a.out, a.mirror, max_docs=a.max_docs)
+    else:
+        raise SystemExit(f"seqedit.data: unknown command {command!r}")
+    print(json.dumps(rec))
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except UnknownNameError as e:
+        raise SystemExit(f"seqedit: {e}") from None

@@ -1,0 +1,328 @@
+"""Normalise raw editing datasets into one request schema (JSON lines, one request per line).
+
+Every request::
+
+    {"id": str, "dataset": str, "subject": str,
+     "prompt": str,            # filled text, contains the subject verbatim
+     "target_new": str,        # no leading space
+     "target_true": str | None,
+     "paraphrase_prompts": [str], "locality_prompts": [str], "locality_answers": [str]}
+
+MQuAKE requests also carry ``requested_rewrites`` ([{subject, prompt, target_new, target_true}], prompts filled),
+``questions``, ``new_answer``, ``new_answer_aliases`` and ``single_hops`` ([{question, cloze, answer}] along the
+*new* chain); their top-level subject/prompt/targets are those of the first rewrite, and their paraphrase and
+locality lists are empty (MQuAKE has none).
+
+The format is detected per record:
+
+- CounterFact, ROME format: ``requested_rewrite`` dict. Locality prompts are the ``neighborhood_prompts``, each
+  answered by ``target_true.str``.
+- CounterFact, EasyEdit format (``counterfact-edit.json``): ``prompt``/``target_new``/``ground_truth``/
+  ``rephrase_prompt``/``locality_prompt``/``locality_ground_truth``.
+- zsRE, ROME/MEND format: ``src`` is the prompt (a question, kept as is), ``alt`` the new target, ``answers[0]``
+  the true one, ``rephrase`` the paraphrase, ``loc``/``loc_ans`` the locality pair. ``loc`` is kept verbatim,
+  "nq question: " prefix included and no "?" added, exactly as EasyEdit's ``ZsreDataset`` and the D4S run script
+  (``examples/run_zsre_llama2.py``) pass it to the editor.
+- MQuAKE: ``requested_rewrite`` list.
+
+Records whose new target is empty are skipped, as EasyEdit's ``ZsreDataset`` does (zsRE eval records 54 and 103
+have ``alt == ""``); "the first N" means the first N usable records, and the skipped indices are reported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..atomic import atomic_path
+from . import registry as R
+
+BASE_FIELDS = (
+    "id",
+    "dataset",
+    "subject",
+    "prompt",
+    "target_new",
+    "target_true",
+    "paraphrase_prompts",
+    "locality_prompts",
+    "locality_answers",
+)
+MQUAKE_FIELDS = ("requested_rewrites", "questions", "new_answer", "new_answer_aliases", "single_hops")
+
+
+class RecordError(ValueError):
+    """A malformed raw record; the message names the file, the record index and the field."""
+
+    def __init__(self, path: str | os.PathLike, index: int, field: str, problem: str):
+        self.path, self.index, self.field, self.problem = str(path), index, field, problem
+        super().__init__(f"{path}: record {index}: field {field!r}: {problem}")
+
+
+def load_records(path: str | os.PathLike) -> list:
+    """A JSON array, or JSON lines."""
+    text = Path(path).read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+    else:
+        data = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    data.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}: line {lineno}: not JSON ({e})") from None
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON array of records or JSON lines, got {type(data).__name__}")
+    return data
+
+
+def detect_format(rec: Any) -> str | None:
+    if not isinstance(rec, dict):
+        return None
+    rr = rec.get("requested_rewrite")
+    if isinstance(rr, dict):
+        return R.COUNTERFACT_ROME
+    if isinstance(rr, list):
+        return R.MQUAKE
+    if "src" in rec and "alt" in rec:
+        return R.ZSRE_MEND
+    if "prompt" in rec and "target_new" in rec and "subject" in rec:
+        return R.COUNTERFACT_EASYEDIT
+    return None
+
+
+class _Rec:
+    """Typed field access that reports file, record index and field path on failure."""
+
+    def __init__(self, path, index: int):
+        self.path, self.index = path, index
+
+    def err(self, field: str, problem: str) -> RecordError:
+        return RecordError(self.path, self.index, field, problem)
+
+    def get(self, obj: Any, key: str, typ, field: str | None = None, optional: bool = False):
+        field = field or key
+        if not isinstance(obj, dict) or key not in obj:
+            if optional:
+                return None
+            raise self.err(field, "missing")
+        val = obj[key]
+        if optional and val is None:
+            return None
+        if not isinstance(val, typ) or isinstance(val, bool):
+            raise self.err(field, f"expected {_tname(typ)}, got {type(val).__name__}")
+        return val
+
+    def str_(self, obj, key, field=None, optional=False) -> str | None:
+        return self.get(obj, key, str, field, optional)
+
+    def str_list(self, obj, key, field=None, optional=False) -> list[str]:
+        field = field or key
+        val = self.get(obj, key, list, field, optional)
+        if val is None:
+            return []
+        for i, item in enumerate(val):
+            if not isinstance(item, str):
+                raise self.err(f"{field}[{i}]", f"expected str, got {type(item).__name__}")
+        return list(val)
+
+    def target(self, obj, key, field=None) -> str:
+        """A ROME-style target: ``{"str": ...}`` (or a bare string)."""
+        field = field or key
+        val = self.get(obj, key, (dict, str), field)
+        if isinstance(val, dict):
+            return self.str_(val, "str", f"{field}.str")
+        return val
+
+    def fill(self, template: str, subject: str, field: str) -> str:
+        if "{}" not in template:
+            raise self.err(field, f"prompt template {template!r} has no '{{}}' placeholder for the subject")
+        return template.replace("{}", subject)
+
+    def check_subject(self, subject: str, prompt: str, field: str = "subject") -> None:
+        if not subject.strip():
+            raise self.err(field, "empty subject")
+        if subject not in prompt:
+            raise self.err(field, f"subject {subject!r} does not occur in prompt {prompt!r}")
+
+
+def _tname(typ) -> str:
+    if isinstance(typ, tuple):
+        return " or ".join(t.__name__ for t in typ)
+    return typ.__name__
+
+
+def _base(rid: str, dataset: str, subject: str, prompt: str, target_new: str, target_true: str | None) -> dict:
+    return {
+        "id": rid,
+        "dataset": dataset,
+        "subject": subject,
+        "prompt": prompt,
+        "target_new": target_new.lstrip(),
+        "target_true": None if target_true is None else target_true.lstrip(),
+        "paraphrase_prompts": [],
+        "locality_prompts": [],
+        "locality_answers": [],
+    }
+
+
+def _record_id(rec: dict, index: int) -> str:
+    cid = rec.get("case_id")
+    return str(cid) if cid is not None else str(index)
+
+
+def _counterfact_rome(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+    rw = r.get(rec, "requested_rewrite", dict)
+    subject = r.str_(rw, "subject", "requested_rewrite.subject")
+    prompt = r.fill(r.str_(rw, "prompt", "requested_rewrite.prompt"), subject, "requested_rewrite.prompt")
+    new = r.target(rw, "target_new", "requested_rewrite.target_new")
+    true = r.target(rw, "target_true", "requested_rewrite.target_true")
+    r.check_subject(subject, prompt, "requested_rewrite.subject")
+    out = _base(_record_id(rec, index), dataset, subject, prompt, new, true)
+    out["paraphrase_prompts"] = r.str_list(rec, "paraphrase_prompts")
+    out["locality_prompts"] = r.str_list(rec, "neighborhood_prompts")
+    out["locality_answers"] = [out["target_true"]] * len(out["locality_prompts"])
+    return out
+
+
+def _counterfact_easyedit(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+    subject = r.str_(rec, "subject")
+    prompt = r.str_(rec, "prompt")
+    r.check_subject(subject, prompt)
+    out = _base(
+        _record_id(rec, index), dataset, subject, prompt, r.str_(rec, "target_new"), r.str_(rec, "ground_truth")
+    )
+    out["paraphrase_prompts"] = [r.str_(rec, "rephrase_prompt")]
+    out["locality_prompts"] = [r.str_(rec, "locality_prompt")]
+    out["locality_answers"] = [r.str_(rec, "locality_ground_truth")]
+    return out
+
+
+def _zsre(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+    subject = r.str_(rec, "subject")
+    prompt = r.str_(rec, "src")
+    r.check_subject(subject, prompt)
+    answers = r.str_list(rec, "answers")
+    if not answers:
+        raise r.err("answers", "empty list")
+    out = _base(_record_id(rec, index), dataset, subject, prompt, r.str_(rec, "alt"), answers[0])
+    out["paraphrase_prompts"] = [r.str_(rec, "rephrase")]
+    out["locality_prompts"] = [r.str_(rec, "loc")]
+    out["locality_answers"] = [r.str_(rec, "loc_ans")]
+    return out
+
+
+def _mquake(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+    rws = r.get(rec, "requested_rewrite", list)
+    if not rws:
+        raise r.err("requested_rewrite", "empty list")
+    rewrites = []
+    for k, rw in enumerate(rws):
+        f = f"requested_rewrite[{k}]"
+        if not isinstance(rw, dict):
+            raise r.err(f, f"expected dict, got {type(rw).__name__}")
+        subject = r.str_(rw, "subject", f"{f}.subject")
+        prompt = r.fill(r.str_(rw, "prompt", f"{f}.prompt"), subject, f"{f}.prompt")
+        r.check_subject(subject, prompt, f"{f}.subject")
+        new = r.target(rw, "target_new", f"{f}.target_new").lstrip()
+        true = r.target(rw, "target_true", f"{f}.target_true").lstrip()
+        if not new.strip():
+            raise r.err(f"{f}.target_new", "empty target")
+        rewrites.append({"subject": subject, "prompt": prompt, "target_new": new, "target_true": true})
+    first = rewrites[0]
+    out = _base(
+        _record_id(rec, index), dataset, first["subject"], first["prompt"], first["target_new"], first["target_true"]
+    )
+    out["requested_rewrites"] = rewrites
+    out["questions"] = r.str_list(rec, "questions")
+    out["new_answer"] = r.str_(rec, "new_answer")
+    out["new_answer_aliases"] = r.str_list(rec, "new_answer_alias", optional=True)
+    hops = []
+    if "new_single_hops" in rec:
+        for k, hop in enumerate(r.get(rec, "new_single_hops", list)):
+            f = f"new_single_hops[{k}]"
+            if not isinstance(hop, dict):
+                raise r.err(f, f"expected dict, got {type(hop).__name__}")
+            hops.append(
+                {
+                    "question": r.str_(hop, "question", f"{f}.question"),
+                    "cloze": r.str_(hop, "cloze", f"{f}.cloze", optional=True),
+                    "answer": r.str_(hop, "answer", f"{f}.answer"),
+                }
+            )
+    else:  # fall back to the edited hops themselves
+        for k, (rw, norm) in enumerate(zip(rws, rewrites)):
+            q = r.str_(rw, "question", f"requested_rewrite[{k}].question", optional=True)
+            hops.append({"question": q, "cloze": norm["prompt"], "answer": norm["target_new"]})
+    out["single_hops"] = hops
+    return out
+
+
+_NORMALISERS = {
+    R.COUNTERFACT_ROME: _counterfact_rome,
+    R.COUNTERFACT_EASYEDIT: _counterfact_easyedit,
+    R.ZSRE_MEND: _zsre,
+    R.MQUAKE: _mquake,
+}
+
+
+def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike = "<records>") -> dict:
+    spec = R.get_dataset_spec(dataset)
+    r = _Rec(path, index)
+    fmt = detect_format(rec)
+    if fmt is None:
+        keys = sorted(rec) if isinstance(rec, dict) else type(rec).__name__
+        raise r.err("<record>", f"unrecognised record format (keys: {keys})")
+    if fmt not in spec.formats:
+        raise r.err("<record>", f"looks like {fmt}, which dataset {dataset!r} does not accept ({spec.formats})")
+    return _NORMALISERS[fmt](r, rec, spec.name, index)
+
+
+def normalize_records(records: list, dataset: str, n: int, path: str | os.PathLike = "<records>") -> list[dict]:
+    """The first ``n`` usable records of ``records``, normalised; raises ValueError when fewer exist."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    out: list[dict] = []
+    skipped: list[int] = []
+    seen: dict[str, int] = {}
+    for index, rec in enumerate(records):
+        if len(out) >= n:
+            break
+        req = normalize_record(rec, dataset, index, path)
+        if not req["target_new"].strip():
+            skipped.append(index)
+            continue
+        if req["id"] in seen:
+            raise RecordError(path, index, "id", f"duplicate id {req['id']!r} (also record {seen[req['id']]})")
+        seen[req["id"]] = index
+        out.append(req)
+    if len(out) < n:
+        extra = f" ({len(skipped)} skipped for an empty target: records {skipped})" if skipped else ""
+        raise ValueError(
+            f"{path}: asked for {n} records of dataset {dataset!r}, but the file has {len(records)} records "
+            f"and only {len(out)} usable{extra}"
+        )
+    if skipped:
+        print(f"[seqedit] {path}: skipped records {skipped} (empty target_new)", file=sys.stderr)
+    return out
+
+
+def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int, out: str | os.PathLike) -> list[dict]:
+    """Normalise the first ``n`` records of ``raw`` and write them as JSON lines to ``out`` (atomically)."""
+    R.get_dataset_spec(dataset)  # unknown names fail before the file is read
+    requests = normalize_records(load_records(raw), dataset, n, raw)
+    with atomic_path(out, suffix=".jsonl") as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for req in requests:
+                f.write(json.dumps(req, ensure_ascii=False) + "\n")
+    return requests
+
+
+def read_requests(path: str | os.PathLike) -> list[dict]:
+    """Read a normalised JSONL file back."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

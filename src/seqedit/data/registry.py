@@ -1,0 +1,154 @@
+"""The one registry of editing datasets and of the text corpora used for layer statistics.
+
+Adding a dataset is adding one ``DatasetSpec`` to ``DATASETS``; adding a corpus is one ``CorpusSpec`` in ``CORPORA``.
+
+Corpus names identify their exact content (source, version, split, and how documents are cut): two different
+texts must never share a name, because the second-moment statistics are cached under the corpus name. A mirror
+file is therefore pinned by its sha256 and refused when it differs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# record formats recognised by seqedit.data.normalize.detect_format
+COUNTERFACT_ROME = "counterfact-rome"  # requested_rewrite{prompt "{}", subject, target_new{str}, target_true{str}}, ...
+COUNTERFACT_EASYEDIT = "counterfact-easyedit"  # prompt, target_new, subject, ground_truth, rephrase_prompt, locality_*
+ZSRE_MEND = "zsre-mend"  # subject, src, rephrase, alt, answers, loc, loc_ans (ROME zsre_mem_eval / MEND / EasyEdit)
+MQUAKE = "mquake"  # requested_rewrite [..], questions, new_answer, new_answer_alias, new_single_hops
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    urls: tuple[str, ...]  # canonical download locations, tried in order
+    mirror_files: tuple[str, ...]  # paths relative to a data mirror folder, tried in order (full files first)
+    formats: tuple[str, ...]  # record formats accepted by prepare-data
+    description: str = ""
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        DatasetSpec(
+            name="counterfact",
+            urls=(
+                "https://rome.baulab.info/data/dsets/counterfact.json",
+                "https://memit.baulab.info/data/dsets/counterfact.json",
+            ),
+            mirror_files=(
+                "counterfact.json",
+                "counterfact/counterfact.json",
+                "counterfact/counterfact_edit_easyedit_first2000.json",
+            ),
+            formats=(COUNTERFACT_ROME, COUNTERFACT_EASYEDIT),
+            description="CounterFact (Meng et al. 2022); ROME format, or EasyEdit's counterfact-edit split",
+        ),
+        DatasetSpec(
+            name="zsre",
+            urls=(
+                "https://rome.baulab.info/data/dsets/zsre_mem_eval.json",
+                "https://memit.baulab.info/data/dsets/zsre_mem_eval.json",
+            ),
+            mirror_files=(
+                "zsre_mem_eval.json",
+                "zsre/zsre_mem_eval.json",
+                "zsre/zsre_mem_eval_first1000.json",
+            ),
+            formats=(ZSRE_MEND,),
+            description="zsRE question answering edits (MEND/ROME split)",
+        ),
+        DatasetSpec(
+            name="mquake",
+            urls=("https://raw.githubusercontent.com/princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json",),
+            mirror_files=(
+                "MQuAKE-CF-3k.json",
+                "mquake/MQuAKE-CF-3k.json",
+                "mquake/MQuAKE-hard_all429.json",
+            ),
+            formats=(MQUAKE,),
+            description="MQuAKE-CF-3k multi-hop edits (Zhong et al. 2023); the mirror holds MQuAKE-hard instead",
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class MirrorFile:
+    path: str  # relative to the mirror folder
+    sha256: str  # hex digest or a prefix of it (at least 16 digits); the file must match
+
+
+@dataclass(frozen=True)
+class HFSource:
+    path: str
+    config: str | None
+    split: str
+    text_field: str = "text"
+    streaming: bool = False  # stream instead of downloading the whole split (large corpora)
+    rows_are_lines: bool = False  # wikitext: one row per line, articles must be re-assembled
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str
+    split: str  # how the text becomes documents: "wikitext-articles" | "paragraphs" | "rows"
+    mirror: MirrorFile | None = None
+    hf: HFSource | None = None
+    description: str = ""
+
+
+CORPORA: dict[str, CorpusSpec] = {
+    spec.name: spec
+    for spec in [
+        CorpusSpec(
+            name="wikitext2-test",
+            split="wikitext-articles",
+            mirror=MirrorFile("wikitext/wikitext2_raw_v1_test.raw", "4f3e427e4aff23ac"),
+            hf=HFSource("Salesforce/wikitext", "wikitext-2-raw-v1", "test", rows_are_lines=True),
+            description="WikiText-2 raw v1 test split, one document per article (62 articles)",
+        ),
+        CorpusSpec(
+            name="wikitext2-train-excerpt",
+            split="paragraphs",
+            mirror=MirrorFile("wikitext/wikitext2_raw_train_excerpt_hypertensor.txt", "ed14f9ef053842b4"),
+            description="an excerpt of WikiText-2 raw train without headings (mirror only), one document per paragraph",
+        ),
+        CorpusSpec(
+            name="wikitext103-train",
+            split="wikitext-articles",
+            hf=HFSource("Salesforce/wikitext", "wikitext-103-raw-v1", "train", rows_are_lines=True),
+            description="WikiText-103 raw v1 train split, one document per article (online only)",
+        ),
+        CorpusSpec(
+            name="wikipedia-20231101en",
+            split="rows",
+            hf=HFSource("wikimedia/wikipedia", "20231101.en", "train", streaming=True),
+            description=(
+                "English Wikipedia dump 2023-11-01 (wikimedia/wikipedia), one document per article in dataset "
+                "order (online only). ROME/EasyEdit used the 20200501.en / 20220301.en dumps of the retired "
+                "script-based 'wikipedia' dataset, which current `datasets` cannot load; hence another name."
+            ),
+        ),
+    ]
+}
+
+
+class UnknownNameError(KeyError):
+    """An unregistered dataset or corpus name; ``str()`` gives the plain message (KeyError would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}") from None
+
+
+def get_corpus_spec(name: str) -> CorpusSpec:
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown corpus {name!r}; known corpora: {', '.join(sorted(CORPORA))}") from None

@@ -1,0 +1,137 @@
+"""Sequential editing up to one checkpoint.
+
+``seqedit edit ... --n-edits K --out step_K.safetensors [--resume step_J.safetensors]`` loads the base model,
+restores the state after J edits (edited weights, the method's own state, the context templates and the log),
+applies requests J+1..K one at a time and writes checkpoint K. Extending a run only computes the new segment, and
+a killed run restarts from its last complete checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .checkpoints import load_checkpoint, save_checkpoint, set_weights
+from .methods import get_method
+from .methods.base import StatsLoader, load_hparams
+from .models.loading import DTYPES, load_model_and_tokenizer
+from .models.registry import get_model_spec
+from .nethooks import get_parameter
+from .tokens import generate_context_templates
+
+
+def read_requests(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def mean_abs(t: torch.Tensor) -> float:
+    return t.detach().abs().float().mean().item()
+
+
+class SequentialEditor:
+    """Holds the model, one method instance and the running log; :meth:`run` edits a range of requests."""
+
+    def __init__(self, model, tok, model_name: str, method_name: str, hparams: dict, stats_dir=None,
+                 context_templates=None, seed: int = 0):
+        spec = get_model_spec(model_name)
+        self.model, self.tok, self.arch = model, tok, spec.architecture
+        self.model_name, self.method_name, self.hparams = model_name, method_name, hparams
+        cls = get_method(method_name)
+        if context_templates is None:
+            lengths = hparams.get("context_template_length_params", [[10, 5]])
+            context_templates = generate_context_templates(model, tok, lengths, seed=seed)
+        self.context_templates = context_templates
+        stats = StatsLoader(stats_dir, device=next(model.parameters()).device) if stats_dir else None
+        self.method = cls(model, tok, self.arch, hparams, stats, context_templates)
+        self.params = self.method.edited_params()
+        self.w0 = {p: get_parameter(model, p).detach().clone() for p in self.params}
+        self.log: list[dict] = []
+        self.request_ids: list[str] = []
+
+    def restore(self, weights: dict, state: dict, meta: dict) -> None:
+        set_weights(self.model, weights)
+        self.method.load_state_dict(state)
+        self.log = list(meta["log"])
+        self.request_ids = list(meta["request_ids"])
+
+    def edit_one(self, request: dict) -> dict:
+        before = {p: get_parameter(self.model, p).detach().clone() for p in self.params}
+        t0 = time.perf_counter()
+        out = self.method.edit(request)
+        seconds = time.perf_counter() - t0
+        layers = {}
+        for p in self.params:
+            w = get_parameter(self.model, p).detach()
+            layers[p] = {"mean_abs_w": mean_abs(w), "mean_abs_delta_total": mean_abs(w - self.w0[p]),
+                         "mean_abs_delta_step": mean_abs(w - before[p])}
+        record = {"edit": len(self.log) + 1, "id": request["id"], "seconds": seconds, **out, "layers": layers}
+        self.log.append(record)
+        self.request_ids.append(request["id"])
+        return record
+
+    def run(self, requests: list[dict], progress: bool = True) -> None:
+        for req in tqdm(requests, desc=f"{self.method_name} edits", disable=not progress):
+            self.edit_one(req)
+
+    def checkpoint(self, path, dataset: str, hparams_set: str) -> None:
+        weights = {p: get_parameter(self.model, p).detach() for p in self.params} if self.method.edits_weights else {}
+        meta = {"model": self.model_name, "dataset": dataset, "method": self.method_name,
+                "n_edits": len(self.log), "hparams_set": hparams_set, "hparams": self.hparams,
+                "edited_params": self.params, "context_templates": self.context_templates,
+                "request_ids": self.request_ids, "log": self.log}
+        save_checkpoint(path, weights, self.method.state_dict(), meta)
+
+
+def cli(command: str, argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog=f"seqedit {command}", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--model-name", required=True)
+    p.add_argument("--requests", required=True, help="normalised requests (JSONL)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--hparams-file", required=True)
+    p.add_argument("--hparams-set", default="tuned")
+    p.add_argument("--stats-dir", default=None)
+    p.add_argument("--n-edits", type=int, required=True)
+    p.add_argument("--resume", default=None, help="checkpoint after fewer edits to continue from")
+    p.add_argument("--out", required=True)
+    p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    random.seed(a.seed)
+    hparams = load_hparams(a.hparams_file, a.model_name, a.hparams_set)
+    requests = read_requests(a.requests)
+    if a.n_edits > len(requests):
+        raise ValueError(f"--n-edits {a.n_edits} but {a.requests} holds only {len(requests)} requests")
+    model, tok = load_model_and_tokenizer(a.model_dir, a.dtype, a.device)
+    start, templates, resume = 0, None, None
+    if a.resume:
+        resume = load_checkpoint(a.resume)
+        meta = resume[2]
+        for key, want in (("model", a.model_name), ("dataset", a.dataset), ("method", a.method)):
+            if meta[key] != want:
+                raise ValueError(f"--resume {a.resume} is a checkpoint of {key} {meta[key]!r}, not {want!r}")
+        start, templates = meta["n_edits"], meta["context_templates"]
+        if start > a.n_edits:
+            raise ValueError(f"--resume {a.resume} holds {start} edits, more than --n-edits {a.n_edits}")
+        if meta["request_ids"] != [r["id"] for r in requests[:start]]:
+            raise ValueError(f"--resume {a.resume} was made from other requests than {a.requests}")
+    editor = SequentialEditor(model, tok, a.model_name, a.method, hparams, a.stats_dir, templates, a.seed)
+    if resume is not None:
+        editor.restore(*resume)
+    editor.run(requests[start:a.n_edits])
+    editor.checkpoint(a.out, a.dataset, a.hparams_set)
+    secs = [r["seconds"] for r in editor.log[start:]]
+    if secs:
+        print(f"{a.method}: edits {start + 1}..{a.n_edits}, median {sorted(secs)[len(secs) // 2]:.2f} s/edit")

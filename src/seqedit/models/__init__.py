@@ -1,0 +1,1 @@
+"""Model registry, GGUF conversion and loading."""

@@ -1,0 +1,34 @@
+"""Load a prepared model folder for editing or evaluation."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(f"device {device!r} requested but CUDA is not available: falling back to CPU")
+        return "cpu"
+    return device
+
+
+def load_model_and_tokenizer(model_dir: str, dtype: str = "float32", device: str | None = "auto"):
+    """Return ``(model, tokenizer)`` in eval mode with gradients off, tokenizer padded on the right."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=DTYPES[dtype])
+    model.to(resolve_device(device))
+    model.eval()
+    model.requires_grad_(False)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "right"
+    return model, tok

@@ -1,0 +1,199 @@
+"""``seqedit report``: all figures and tables of one model from explicit lists of result files.
+
+Example (a Snakemake rule passes its inputs explicitly)::
+
+    seqedit report --model llama2-7b \\
+        --norms results/norms/llama2-7b/zsre/rome.csv results/norms/llama2-7b/zsre/d4s.csv \\
+        --metrics results/metrics/llama2-7b/zsre/rome/step_100.json ... \\
+        --downstream results/downstream/llama2-7b/base.json results/downstream/llama2-7b/zsre/d4s/step_1000.json \\
+        --figures-dir results/figures/llama2-7b --tables-dir results/tables/llama2-7b --config config.yaml
+
+Without file lists, ``--results-dir results`` globs ``{results}/norms/{model}/*/*.csv``,
+``{results}/metrics/{model}/*/*/step_*.json`` and ``{results}/downstream/{model}/**.json``.
+
+The outputs always have the same names (see :func:`seqedit.report.figure_outputs` and
+:func:`seqedit.report.table_outputs`): figures ``{norms_per_layer,norms_methods,edit_metrics,downstream,
+bottleneck}.{png,pdf}``; tables ``{table2_edit_metrics,table4_downstream}.{md,csv,provenance.json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from . import FIGURE_FORMATS, FIGURES, TABLES
+
+log = logging.getLogger(__name__)
+
+
+def _filter(df, model: str | None, methods: Sequence[str] | None, datasets: Sequence[str] | None, what: str):
+    if df.empty:
+        return df
+    if model is not None:
+        other = sorted(set(df["model"].dropna()) - {model})
+        if other:
+            log.warning("report: %s inputs of other models %s ignored (--model %s)", what, other, model)
+        df = df[df["model"] == model]
+    if methods:
+        keep = {m.lower() for m in methods}
+        df = df[df["method"].isna() | df["method"].astype(str).str.lower().isin(keep)]
+    if datasets:
+        df = df[df["dataset"].isna() | df["dataset"].isin(list(datasets))]
+    return df
+
+
+def _glob_results(results_dir: Path, model: str) -> tuple[list[Path], list[Path], list[Path]]:
+    norms = sorted((results_dir / "norms" / model).glob("*/*.csv"))
+    metrics = sorted((results_dir / "metrics" / model).glob("*/*/step_*.json"))
+    ds_root = results_dir / "downstream" / model
+    downstream = sorted([ds_root / "base.json"] if (ds_root / "base.json").exists() else [])
+    downstream += sorted(ds_root.glob("*/*/step_*.json"))
+    return norms, metrics, downstream
+
+
+def make_report(
+    model: str | None = None,
+    norms: Sequence[str | Path] | None = None,
+    metrics: Sequence[str | Path] | None = None,
+    downstream: Sequence[str | Path] | None = None,
+    figures_dir: str | Path | None = None,
+    tables_dir: str | Path | None = None,
+    config_path: str | Path | None = None,
+    config: dict | None = None,
+    methods: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
+    window: int | None = None,
+    norm_agg: str = "mean",
+    formats: Sequence[str] = FIGURE_FORMATS,
+) -> list[Path]:
+    """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
+    be None to skip it). Returns the written paths."""
+    from . import figures as F
+    from . import provenance as P
+    from . import tables as T
+
+    norms_df = T.load_norms(norms)
+    metrics_df = T.load_metrics(metrics)
+    ds_df = T.load_downstream(downstream)
+
+    if model is None:
+        models = set()
+        for df in (norms_df, metrics_df, ds_df):
+            if not df.empty:
+                models |= set(df["model"].dropna())
+        if len(models) > 1:
+            raise ValueError(f"inputs hold several models {sorted(models)}; pass --model")
+        model = models.pop() if models else None
+
+    norms_df = _filter(norms_df, model, methods, datasets, "norms")
+    metrics_df = _filter(metrics_df, model, methods, datasets, "metrics")
+    ds_df = _filter(ds_df, model, methods, datasets, "downstream")
+
+    prov = P.collect(config_path=config_path, config=config)
+    prov["model"] = model
+    prov["inputs"] = {
+        "norms": [str(p) for p in norms or []],
+        "metrics": [str(p) for p in metrics or []],
+        "downstream": [str(p) for p in downstream or []],
+    }
+    written: list[Path] = []
+
+    if figures_dir is not None:
+        kw = dict(methods=methods, datasets=datasets, prov=prov, model=model)
+        figs = {
+            "norms_per_layer": lambda: F.norms_per_layer(norms_df, **kw),
+            "norms_methods": lambda: F.norms_methods(norms_df, agg=norm_agg, **kw),
+            "edit_metrics": lambda: F.edit_metrics(metrics_df, **kw),
+            "downstream": lambda: F.downstream(ds_df, **kw),
+            "bottleneck": lambda: F.bottleneck(norms_df, window=window, **kw),
+        }
+        assert set(figs) == set(FIGURES)
+        for name in FIGURES:
+            written += F.save(figs[name](), figures_dir, name, formats)
+
+    if tables_dir is not None:
+        # tables hold only the (model-filtered) provenance essentials, not the long input lists
+        tprov = {k: v for k, v in prov.items() if k != "inputs"}
+        t2 = T.table2(metrics_df, steps=steps, methods=methods, datasets=datasets)
+        t4 = T.table4(ds_df, methods=methods, datasets=datasets)
+        title2 = f"Table 2 ({model}): sequential editing, edit metrics (%)" if model else None
+        title4 = f"Table 4 ({model}): downstream before/after sequential editing (%)" if model else None
+        tabs = {
+            "table2_edit_metrics": (t2, T.table2_markdown(t2, tprov, title2)),
+            "table4_downstream": (t4, T.table4_markdown(t4, tprov, title4)),
+        }
+        assert set(tabs) == set(TABLES)
+        for name in TABLES:
+            df, md = tabs[name]
+            written += T.write_table(df, md, tables_dir, name, {**tprov, "inputs": prov["inputs"]})
+    return written
+
+
+def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Figures (PNG+PDF) and tables (Markdown+CSV) of one model from the workflow's result files.",
+        epilog="Outputs: figures {%s}.{png,pdf}; tables {%s}.{md,csv,provenance.json}. A figure whose inputs are "
+        "missing is still written, with 'no data' panels." % (",".join(FIGURES), ",".join(TABLES)),
+    )
+    p.add_argument("--model", help="model name (default: the one model found in the inputs)")
+    p.add_argument("--norms", nargs="*", default=[], help="results/norms/{model}/{dataset}/{method}.csv files")
+    p.add_argument("--metrics", nargs="*", default=[],
+                   help="results/metrics/{model}/{dataset}/{method}/step_{k}.json files")
+    p.add_argument("--downstream", nargs="*", default=[],
+                   help="results/downstream/{model}/base.json and .../{dataset}/{method}/step_{k}.json files")
+    p.add_argument("--results-dir", help="glob the inputs of --model under this folder when no list is given")
+    p.add_argument("--figures-dir", help="output folder of the figures (omit to skip figures)")
+    p.add_argument("--tables-dir", help="output folder of the tables (omit to skip tables)")
+    p.add_argument("--config", help="config file recorded (path + sha256) in the provenance")
+    p.add_argument("--methods", nargs="*", help="methods to show, in this order (default: all found)")
+    p.add_argument("--datasets", nargs="*", help="datasets to show, in this order (default: all found)")
+    p.add_argument("--table-steps", nargs="*", type=int, help="checkpoints (n_edits) in Table 2 (default: all)")
+    p.add_argument("--window", type=int, help="rolling-mean window of the bottleneck figure (default: auto)")
+    p.add_argument("--norm-agg", choices=["mean", "first"], default="mean",
+                   help="norms_methods: mean over the edited layers, or the first edited layer")
+    p.add_argument("--formats", nargs="+", default=list(FIGURE_FORMATS), help="figure formats (default png pdf)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def cli(command: str, argv: list[str]) -> None:
+    args = build_parser(f"seqedit {command}").parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    norms, metrics, downstream = args.norms, args.metrics, args.downstream
+    if args.results_dir:
+        if not args.model:
+            raise SystemExit("seqedit report: --results-dir needs --model")
+        g_norms, g_metrics, g_ds = _glob_results(Path(args.results_dir), args.model)
+        norms, metrics, downstream = norms or g_norms, metrics or g_metrics, downstream or g_ds
+    if not args.figures_dir and not args.tables_dir:
+        raise SystemExit("seqedit report: give --figures-dir and/or --tables-dir")
+    config = None
+    if args.config:
+        try:
+            import yaml
+
+            with open(args.config, encoding="utf-8") as fh:
+                config = yaml.safe_load(fh)
+        except Exception as exc:  # provenance still records the path; the hash of the file is what matters
+            log.warning("report: cannot parse %s (%s)", args.config, exc)
+    written = make_report(
+        model=args.model,
+        norms=norms,
+        metrics=metrics,
+        downstream=downstream,
+        figures_dir=args.figures_dir,
+        tables_dir=args.tables_dir,
+        config_path=args.config,
+        config=config if isinstance(config, dict) else None,
+        methods=args.methods,
+        datasets=args.datasets,
+        steps=args.table_steps,
+        window=args.window,
+        norm_agg=args.norm_agg,
+        formats=tuple(args.formats),
+    )
+    for p in written:
+        log.info("wrote %s", p)
