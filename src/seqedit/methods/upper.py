@@ -41,6 +41,14 @@ def only_blocks(model, arch, start: int, stop: int):
                 attn.layer_idx = idx
 
 
+def _cache_kwarg(base, cache) -> dict:
+    """transformers renamed ``past_key_values`` to ``cache`` in some model classes."""
+    import inspect
+
+    params = inspect.signature(base.forward).parameters
+    return {"cache": cache} if "cache" in params else {"past_key_values": cache}
+
+
 def _attention(block):
     for name in ("self_attn", "attn"):
         if hasattr(block, name):
@@ -49,15 +57,35 @@ def _attention(block):
 
 
 class UpperForward:
-    """Callable ``hidden_at_layer -> final hidden states (after the final norm)`` for fixed prompts."""
+    """Final hidden states (after the final norm) of fixed prompts, given the residual stream at ``layer``.
+
+    ``lookup[i]`` is the first position of row ``i`` that the optimised vector can change (the subject's last
+    token): in a causal model the positions before it, the *prefix*, are the same at every step. With
+    ``prefix_cache`` (fast architectures) the upper blocks run once over the prefixes to fill a key/value cache,
+    and each step runs only the suffixes. Rows are right-padded; prefixes are re-packed left-padded.
+    """
 
     def __init__(self, model, arch, layer: int, loss_layer: int, attention_mask: torch.Tensor,
-                 input_ids: torch.Tensor):
+                 input_ids: torch.Tensor, lookup: list[int] | None = None, prefix_cache: bool = True):
         self.model, self.arch, self.layer, self.loss_layer = model, arch, layer, loss_layer
         self.attention_mask = attention_mask
         self.input_ids = input_ids
         self.fast = arch.name in FAST_ARCHS
         self.final_norm = get_module(model, arch.final_norm)
+        self.lookup = lookup
+        self.use_cache = bool(self.fast and prefix_cache and lookup is not None and max(lookup) > 0)
+        self._prefix_kv = None
+
+    # -- public --------------------------------------------------------------------------------------------
+    def final_at(self, hidden: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Final hidden states at ``(rows, cols)`` (positions of the full prompts) for ``hidden`` at ``layer``."""
+        if self.use_cache:
+            if self._prefix_kv is None:
+                self._build_prefix(hidden.detach())
+            out = self._suffix_forward(hidden)
+            lookup = torch.tensor(self.lookup, device=hidden.device)
+            return out[rows, cols - lookup[rows]]
+        return self(hidden)[rows, cols]
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.fast:
@@ -66,6 +94,59 @@ class UpperForward:
             return out.last_hidden_state
         return self._generic(hidden)
 
+    # -- prefix cache --------------------------------------------------------------------------------------
+    def _build_prefix(self, hidden: torch.Tensor) -> None:
+        from transformers import DynamicCache
+
+        b, _, d = hidden.shape
+        dev = hidden.device
+        lens = self.lookup
+        p = max(lens)
+        h = hidden.new_zeros(b, p, d)
+        mask = torch.zeros(b, p, dtype=self.attention_mask.dtype, device=dev)
+        pos = torch.zeros(b, p, dtype=torch.long, device=dev)
+        for i, n in enumerate(lens):
+            if n:
+                h[i, p - n:] = hidden[i, :n]
+                mask[i, p - n:] = 1
+                pos[i, p - n:] = torch.arange(n, device=dev)
+        cache = DynamicCache()
+        config = self.model.config
+        saved = config._attn_implementation
+        config._attn_implementation = "eager"  # fully padded query rows stay finite with additive masks
+        try:
+            with torch.no_grad(), only_blocks(self.model, self.arch, self.layer + 1, self.loss_layer + 1) as base:
+                base(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=True, **_cache_kwarg(base, cache))
+        finally:
+            config._attn_implementation = saved
+        self._prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+        self._prefix_mask = mask
+        self._p = p
+
+    def _suffix_forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        from transformers import DynamicCache
+
+        b, t, d = hidden.shape
+        dev = hidden.device
+        lookup = torch.tensor(self.lookup, device=dev)
+        lengths = self.attention_mask.sum(1)
+        s = int((lengths - lookup).max())
+        offs = torch.arange(s, device=dev)
+        idx = (lookup[:, None] + offs[None, :]).clamp(max=t - 1)
+        suffix = hidden.gather(1, idx[..., None].expand(-1, -1, d))
+        suffix_mask = (offs[None, :] < (lengths - lookup)[:, None]).to(self.attention_mask.dtype)
+        cache = DynamicCache()
+        for i, (k, v) in enumerate(self._prefix_kv):
+            cache.update(k, v, i)
+        mask = torch.cat([self._prefix_mask, suffix_mask], dim=1)
+        pos = lookup[:, None] + offs[None, :]
+        cache_position = torch.arange(self._p, self._p + s, device=dev)
+        with only_blocks(self.model, self.arch, self.layer + 1, self.loss_layer + 1) as base:
+            out = base(inputs_embeds=suffix, attention_mask=mask, position_ids=pos, use_cache=True,
+                       cache_position=cache_position, **_cache_kwarg(base, cache))
+        return out.last_hidden_state
+
+    # -- any architecture ----------------------------------------------------------------------------------
     def _generic(self, hidden: torch.Tensor) -> torch.Tensor:
         from ..nethooks import capture, run
 

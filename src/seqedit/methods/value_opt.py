@@ -41,7 +41,7 @@ def target_token_ids(tok, target_new: str) -> list[int]:
 
 
 def compute_value(model, tok, arch, request: dict, layer: int, context_templates, hp: dict,
-                  init_site: str = "layer") -> ValueResult:
+                  init_site: str = "layer", prefix_cache: bool = True) -> ValueResult:
     device = next(model.parameters()).device
     subject = request["subject"]
     template = to_template(request["prompt"], subject)
@@ -79,7 +79,8 @@ def compute_value(model, tok, arch, request: dict, layer: int, context_templates
     init = st[("out", init_name)][0, lookup[0]].detach().clone()
 
     loss_layer = max(int(hp["v_loss_layer"]), layer)
-    upper = UpperForward(model, arch, layer, loss_layer, enc["attention_mask"], enc["input_ids"])
+    upper = UpperForward(model, arch, layer, loss_layer, enc["attention_mask"], enc["input_ids"], lookup,
+                         prefix_cache=prefix_cache)
     lm_head = model.get_output_embeddings()
 
     delta = torch.zeros(h_layer.shape[-1], device=device, dtype=h_layer.dtype, requires_grad=True)
@@ -93,12 +94,13 @@ def compute_value(model, tok, arch, request: dict, layer: int, context_templates
         opt.zero_grad()
         hidden = h_layer.index_put((look_rows, look_cols), delta.unsqueeze(0).expand(len(texts), -1),
                                    accumulate=True)
-        final = upper(hidden)
-        logp = torch.log_softmax(lm_head(final[rows_t, cols_t]).float(), dim=-1)
+        final = upper.final_at(hidden, torch.cat([rows_t, look_rows[n_rw:]]), torch.cat([cols_t, look_cols[n_rw:]]))
+        final_rw, final_kl = final[: len(rows)], final[len(rows):]
+        logp = torch.log_softmax(lm_head(final_rw).float(), dim=-1)
         tok_logp = logp.gather(1, tgt_t.unsqueeze(1)).view(n_rw, n_t)
         nll_each = -tok_logp.sum(1) / n_t
         nll = nll_each.mean()
-        kl_logp = torch.log_softmax(lm_head(final[look_rows[n_rw:], look_cols[n_rw:]]).float(), dim=-1)
+        kl_logp = torch.log_softmax(lm_head(final_kl).float(), dim=-1)
         if kl_init is None:
             kl_init = kl_logp.detach().clone()
         kl = float(hp["kl_factor"]) * torch.nn.functional.kl_div(kl_init, kl_logp, log_target=True,
