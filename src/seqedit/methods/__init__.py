@@ -11,10 +11,17 @@ import pkgutil
 from .base import METHODS, EditMethod, register  # noqa: F401
 
 
+HELPER_MODULES = {"base", "value_opt", "keys", "upper"}
+
+
+def available_methods() -> list[str]:
+    """Method names without importing them (one module per method, named after it): cheap for the Snakefile."""
+    return sorted(i.name for i in pkgutil.iter_modules(__path__) if i.name not in HELPER_MODULES)
+
+
 def _load_all() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("base", "value_opt", "keys", "upper"):
-            importlib.import_module(f"{__name__}.{info.name}")
+    for name in available_methods():
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def get_method(name: str) -> type[EditMethod]:

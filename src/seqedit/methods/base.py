@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 METHODS: dict[str, type["EditMethod"]] = {}
@@ -70,10 +69,10 @@ class EditMethod:
         raise NotImplementedError
 
     # -- state that must survive between checkpoints -------------------------------------------------------
-    def state_dict(self) -> dict[str, torch.Tensor]:
+    def state_dict(self) -> dict:
         return {}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_state_dict(self, state: dict) -> None:
         if state:
             raise ValueError(f"method {self.name} keeps no state but the checkpoint has {sorted(state)}")
 
@@ -92,9 +91,9 @@ class StatsLoader:
     def __init__(self, stats_dir: str | Path, device="cpu"):
         self.dir = Path(stats_dir)
         self.device = device
-        self._cache: dict[int, torch.Tensor] = {}
+        self._cache: dict = {}
 
-    def mom2(self, layer: int) -> torch.Tensor:
+    def mom2(self, layer: int):
         if layer not in self._cache:
             from safetensors.torch import load_file
 

@@ -1,0 +1,27 @@
+# seqedit: "Reasons and Solutions for the Decline in Model Performance after Editing" (Huang et al., NeurIPS 2024)
+# as a DAG: model -> data -> layer stats -> sequential edits (checkpoint chain) -> norms, edit metrics,
+# downstream (lm-eval) -> figures and tables.  `snakemake --cores all` runs the embedded default (config.yaml).
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/stats.smk"
+include: "rules/edit.smk"
+include: "rules/norms.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

@@ -1,0 +1,67 @@
+rule model:
+    """Resolve a configured model name to a local Hugging Face folder (GGUF converted once, or downloaded)."""
+    output:
+        directory("resources/models/{model}"),
+    params:
+        path=lambda w: f"--path {MODELS_CFG[w.model]['path']}" if MODELS_CFG[w.model].get("path") else "",
+    log:
+        "logs/model/{model}.log",
+    benchmark:
+        "benchmarks/rules/model/{model}.tsv"
+    resources:
+        **rule_resources("cpu_rules"),
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
+
+
+rule download_data:
+    """Raw dataset file from the data mirror (config data_mirror) or its canonical URL."""
+    output:
+        "resources/data/{dataset}.json",
+    params:
+        mirror=MIRROR_ARG,
+    log:
+        "logs/download_data/{dataset}.log",
+    benchmark:
+        "benchmarks/rules/download_data/{dataset}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
+
+
+rule prepare_data:
+    """Normalise the first N records to the request schema (JSONL)."""
+    input:
+        "resources/data/{dataset}.json",
+    output:
+        "results/data/{dataset}.jsonl",
+    params:
+        n=lambda w: DATASETS_CFG[w.dataset]["n_requests"],
+    log:
+        "logs/prepare_data/{dataset}.log",
+    benchmark:
+        "benchmarks/rules/prepare_data/{dataset}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit prepare-data --dataset {wildcards.dataset} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
+
+
+rule corpus:
+    """Text for the layer statistics (Wikipedia at paper scale, WikiText in the default)."""
+    output:
+        "resources/corpus/{corpus}.jsonl",
+    params:
+        mirror=MIRROR_ARG,
+        max_docs=lambda w: f"--max-docs {config['stats']['n_samples']}" if config["stats"].get("n_samples") else "",
+    log:
+        "logs/corpus/{corpus}.log",
+    benchmark:
+        "benchmarks/rules/corpus/{corpus}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"

@@ -1,0 +1,40 @@
+def edit_inputs(w):
+    inputs = {
+        "model": f"resources/models/{w.model}",
+        "requests": f"results/data/{w.dataset}.jsonl",
+        "stats": stats_dir(w.model),
+        "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
+    }
+    prev = previous_step(w.step)
+    if prev is not None:
+        inputs["previous"] = ckpt(w.model, w.dataset, w.method, prev)
+    return inputs
+
+
+rule edit:
+    """Sequential editing from the previous checkpoint (or the base model) up to `step` edits."""
+    input:
+        unpack(edit_inputs),
+    output:
+        weights="results/edits/{model}/{dataset}/{method}/step_{step}.safetensors",
+        meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
+    params:
+        resume=lambda w, input: f"--resume {input.previous}" if "previous" in input.keys() else "",
+        dtype=lambda w: model_dtype(w.model),
+    wildcard_constraints:
+        step=r"\d+",
+    threads: THREADS["edit"]
+    log:
+        "logs/edit/{model}/{dataset}/{method}/step_{step}.log",
+    benchmark:
+        "benchmarks/rules/edit/{model}/{dataset}/{method}/step_{step}.tsv"
+    resources:
+        **rule_resources("gpu_rules"),
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} seqedit edit --model-dir {input.model} --model-name {wildcards.model} "
+        "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "
+        "--hparams-file {input.hparams} --hparams-set {HPARAMS_SET} --stats-dir {input.stats} "
+        "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "
+        "--device {DEVICE} --seed {SEED} > {log} 2>&1"

@@ -1,0 +1,14 @@
+rule norms:
+    """mean|W| and mean|Delta| per edit and edited layer, from the last checkpoint's log."""
+    input:
+        lambda w: ckpt(w.model, w.dataset, w.method, STEPS[-1]).replace(".safetensors", ".json"),
+    output:
+        "results/norms/{model}/{dataset}/{method}.csv",
+    log:
+        "logs/norms/{model}/{dataset}/{method}.log",
+    benchmark:
+        "benchmarks/rules/norms/{model}/{dataset}/{method}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit norms --checkpoint {input} --out {output} > {log} 2>&1"

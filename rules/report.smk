@@ -1,0 +1,47 @@
+def report_inputs(model):
+    runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
+    return {
+        "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
+        "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in STEPS],
+        "downstream": [f"results/downstream/{model}/base.json"]
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in STEPS],
+    }
+
+
+def _captioned(paths, name_of):
+    return [report(p, caption=str(REPORT_CAPTIONS / f"{name_of(p)}.rst"), category="{model}") for p in paths]
+
+
+rule report_figures_tables:
+    """The paper's figures (Fig. 2/5/6/8 analogues) and tables (Table 2/4 analogues) for one model."""
+    input:
+        unpack(lambda w: report_inputs(w.model)),
+        config="config.yaml",
+    output:
+        figures=[
+            report(f"results/figures/{{model}}/{name}.png", caption=f"captions/{name}.rst", category="{model}",
+                   subcategory="figures")
+            for name in FIGURES
+        ],
+        figures_pdf=[f"results/figures/{{model}}/{name}.pdf" for name in FIGURES],
+        tables=[
+            report(f"results/tables/{{model}}/{name}.md", caption=f"captions/{name}.rst", category="{model}",
+                   subcategory="tables")
+            for name in TABLES
+        ],
+        tables_other=[f"results/tables/{{model}}/{name}.{ext}" for name in TABLES for ext in ("csv", "provenance.json")],
+    params:
+        methods=" ".join(METHODS_CFG),
+        datasets=" ".join(DATASETS_CFG),
+        steps=" ".join(map(str, STEPS)),
+    log:
+        "logs/report/{model}.log",
+    benchmark:
+        "benchmarks/rules/report/{model}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
+        "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
+        "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
+        "--tables-dir results/tables/{wildcards.model} --config {input.config} > {log} 2>&1"

@@ -1,0 +1,27 @@
+rule layer_stats:
+    """Second moment of each edited layer's MLP-output-projection input, all layers in one pass."""
+    input:
+        model="resources/models/{model}",
+        corpus=lambda w: config["stats"].get("path") or f"resources/corpus/{config['stats']['corpus']}.jsonl",
+    output:
+        directory("results/stats/{model}/{stats_key}"),
+    params:
+        layers=lambda w: " ".join(map(str, stats_layers(w.model))),
+        n_tokens=config["stats"]["n_tokens"],
+        max_length=config["stats"].get("max_length", 512),
+        dtype=config["stats"].get("dtype", "float32"),
+        model_dtype=lambda w: model_dtype(w.model),
+    threads: THREADS["stats"]
+    log:
+        "logs/layer_stats/{model}/{stats_key}.log",
+    benchmark:
+        "benchmarks/rules/layer_stats/{model}/{stats_key}.tsv"
+    resources:
+        **rule_resources("gpu_rules"),
+    conda:
+        "../envs/seqedit.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} seqedit layer-stats --model-dir {input.model} --model-name {wildcards.model} "
+        "--corpus {input.corpus} --layers {params.layers} --n-tokens {params.n_tokens} "
+        "--max-length {params.max_length} --dtype {params.dtype} --model-dtype {params.model_dtype} "
+        "--device {DEVICE} --out-dir {output} > {log} 2>&1"
