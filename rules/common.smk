@@ -1,5 +1,7 @@
 # Shared helpers: configuration checks against the registries, and the file layout.
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -10,7 +12,19 @@ from seqedit.methods import available_methods
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
-HPARAMS_DIR = Path(workflow.basedir) / "config" / "hparams"
+def _seqedit_command():
+    """`seqedit` inside a conda-deployed env; else the one beside the Python running Snakemake."""
+    methods = getattr(getattr(workflow, "deployment_settings", None), "deployment_method", ()) or ()
+    if any("conda" in str(m).lower() for m in methods):
+        return "seqedit"
+    beside = Path(sys.executable).parent / "seqedit"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("seqedit") or f"{sys.executable} -m seqedit.cli"
+
+
+SEQEDIT = _seqedit_command()
+HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
 REPORT_CAPTIONS = Path(workflow.basedir) / "rules" / "captions"
 
 

@@ -13,7 +13,7 @@ rule model:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
+        "{SEQEDIT} model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
 
 
 rule download_data:
@@ -29,7 +29,7 @@ rule download_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
+        "{SEQEDIT} download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
 
 
 rule prepare_data:
@@ -47,7 +47,7 @@ rule prepare_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit prepare-data --dataset {wildcards.dataset} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
+        "{SEQEDIT} prepare-data --dataset {wildcards.dataset} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
 
 
 rule corpus:
@@ -64,4 +64,4 @@ rule corpus:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"
+        "{SEQEDIT} corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"

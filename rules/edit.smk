@@ -33,7 +33,7 @@ rule edit:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} seqedit edit --model-dir {input.model} --model-name {wildcards.model} "
+        "OMP_NUM_THREADS={threads} {SEQEDIT} edit --model-dir {input.model} --model-name {wildcards.model} "
         "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "
         "--hparams-file {input.hparams} --hparams-set {HPARAMS_SET} --stats-dir {input.stats} "
         "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "

@@ -20,7 +20,7 @@ rule edit_metrics:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
+        "OMP_NUM_THREADS={threads} {SEQEDIT} edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
         "--requests {input.requests} --protocol {params.protocol} --dtype {params.dtype} --device {DEVICE} "
         "--out {output} > {log} 2>&1"
 
@@ -49,7 +49,7 @@ rule downstream_base:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --tasks-json '{params.tasks}' "
+        "OMP_NUM_THREADS={threads} {SEQEDIT} downstream --model-dir {input.model} --tasks-json '{params.tasks}' "
         "{params.mirror} --work-dir work/lm_eval --batch-size {params.batch} --dtype {params.dtype} "
         "--device {DEVICE} --out {output} > {log} 2>&1"
 
@@ -77,6 +77,6 @@ rule downstream:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --checkpoint {input.weights} "
+        "OMP_NUM_THREADS={threads} {SEQEDIT} downstream --model-dir {input.model} --checkpoint {input.weights} "
         "--tasks-json '{params.tasks}' {params.mirror} --work-dir work/lm_eval --batch-size {params.batch} "
         "--dtype {params.dtype} --device {DEVICE} --out {output} > {log} 2>&1"

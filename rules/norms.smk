@@ -11,4 +11,4 @@ rule norms:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit norms --checkpoint {input} --out {output} > {log} 2>&1"
+        "{SEQEDIT} norms --checkpoint {input} --out {output} > {log} 2>&1"

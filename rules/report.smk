@@ -41,7 +41,7 @@ rule report_figures_tables:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
+        "{SEQEDIT} report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
         "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {input.config} > {log} 2>&1"

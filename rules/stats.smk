@@ -21,7 +21,7 @@ rule layer_stats:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} seqedit layer-stats --model-dir {input.model} --model-name {wildcards.model} "
+        "OMP_NUM_THREADS={threads} {SEQEDIT} layer-stats --model-dir {input.model} --model-name {wildcards.model} "
         "--corpus {input.corpus} --layers {params.layers} --n-tokens {params.n_tokens} "
         "--max-length {params.max_length} --dtype {params.dtype} --model-dtype {params.model_dtype} "
         "--device {DEVICE} --out-dir {output} > {log} 2>&1"

@@ -2,9 +2,10 @@
 output projection over a text corpus (ROME/MEMIT's ``layer_stats`` with ``mom2``).
 
 All requested layers are collected in one pass; the forward pass stops right after the last layer needed. Every
-non-padding token position counts (as the reference). Documents are truncated to ``max_length`` tokens and
-batched by ``batch_tokens``; collection stops after ``n_samples`` documents or ``n_tokens`` tokens, whichever comes
-first. Sums are accumulated in float64. One file per layer: ``layer_{L}.safetensors`` with ``mom2`` (stored in
+non-padding token position counts (as the reference). The reference truncates each Wikipedia article to the
+model's context; with a small corpus (WikiText) that would waste most of the text, so documents longer than
+``max_length`` tokens are split into consecutive chunks of ``max_length`` instead. Chunks are batched by
+``batch_tokens``; collection stops after ``n_samples`` documents or ``n_tokens`` tokens, whichever comes first. Sums are accumulated in float64. One file per layer: ``layer_{L}.safetensors`` with ``mom2`` (stored in
 ``dtype``) and ``count``; the folder name carries corpus, size and dtype, so two corpora never share a file.
 """
 from __future__ import annotations
@@ -73,14 +74,16 @@ def collect_second_moments(model, tok, arch, layers: list[int], documents, n_tok
     for text in documents:
         if count >= n_tokens or (n_samples is not None and n_docs >= n_samples):
             break
-        ids = tok(text, add_special_tokens=True, truncation=True, max_length=max_length)["input_ids"]
-        ids = ids[: max(1, min(len(ids), n_tokens - count - sum(len(x) for x in batch)))]
-        if not ids:
-            continue
-        batch.append(ids)
+        all_ids = tok(text, add_special_tokens=True)["input_ids"]
         n_docs += 1
-        if sum(len(x) for x in batch) >= batch_tokens or max(len(x) for x in batch) * len(batch) >= 2 * batch_tokens:
-            flush()
+        for start in range(0, len(all_ids), max_length):
+            budget = n_tokens - count - sum(len(x) for x in batch)
+            if budget <= 0:
+                break
+            ids = all_ids[start:start + max_length][:budget]
+            batch.append(ids)
+            if sum(len(x) for x in batch) >= batch_tokens:
+                flush()
     if batch:
         flush()
     bar.close()

@@ -1,0 +1,48 @@
+"""Helpers shared by the editing tests: requests from CounterFact-like facts and small layer statistics."""
+from __future__ import annotations
+
+import torch
+
+from seqedit.methods.base import StatsLoader
+from seqedit.stats import collect_second_moments
+
+REQUESTS = [
+    {"id": "0", "subject": "Danielle Darrieux", "prompt": "The mother tongue of Danielle Darrieux is",
+     "target_new": "English", "target_true": "French"},
+    {"id": "1", "subject": "Edwin of Northumbria", "prompt": "The official religion of Edwin of Northumbria is",
+     "target_new": "Islam", "target_true": "Christianity"},
+    {"id": "2", "subject": "Toko Yasuda", "prompt": "Toko Yasuda, the", "target_new": "piano",
+     "target_true": "guitar"},
+    {"id": "3", "subject": "Autonomous University of Madrid", "prompt": "Autonomous University of Madrid, which is located in",
+     "target_new": "Sweden", "target_true": "Spain"},
+]
+
+TEXT = (
+    "The city council met on Tuesday to discuss the new budget for schools and roads. Several members argued "
+    "that the river bridge needed repairs before winter, while others wanted more money for the public library. "
+    "In the end the mayor proposed a compromise that was accepted by a narrow majority. "
+)
+
+
+class MemoryStats(StatsLoader):
+    def __init__(self, moments: dict):
+        self._cache = moments
+
+
+def small_stats(model, tok, arch, layers, n_tokens: int = 3000) -> MemoryStats:
+    docs = [TEXT * 4] * 40
+    moments, _, _ = collect_second_moments(model, tok, arch, layers, iter(docs), n_tokens, max_length=256,
+                                           progress=False)
+    return MemoryStats({k: v.float() for k, v in moments.items()})
+
+
+def snapshot(model, names):
+    params = dict(model.named_parameters())
+    return {n: params[n].detach().clone() for n in names}
+
+
+def restore(model, saved):
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, v in saved.items():
+            params[n].copy_(v)

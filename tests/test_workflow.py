@@ -1,0 +1,113 @@
+"""A small end-to-end `snakemake` run of the whole DAG (tiny config), checked output by output."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from seqedit.report import figure_outputs, table_outputs
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+METHODS = ["rome", "memit", "d4s"]
+DATASETS = ["counterfact", "zsre"]
+STEPS = [1, 2]
+
+
+def fast_hparams(folder: Path) -> Path:
+    """The tuned SmolLM2 hyperparameters with fewer optimisation steps and short context templates."""
+    from seqedit.methods.base import load_hparams
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for m in METHODS:
+        hp = load_hparams(ROOT / "config" / "hparams" / f"{m}.yaml", "smollm2-135m", "tuned")
+        hp.update(v_num_grad_steps=4, context_template_length_params=[[5, 5]])
+        (folder / f"{m}.yaml").write_text(yaml.safe_dump({"smollm2-135m": {"tuned": hp}}))
+    return folder
+
+
+def snakemake(workdir: Path, config: Path, *extra) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+           "--configfile", str(config), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, smollm2_dir, data_mirror):
+    work = tmp_path_factory.mktemp("run")
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg.update(
+        data_mirror=str(data_mirror),
+        models={"smollm2-135m": {"dtype": "float32", "path": str(smollm2_dir)}},
+        datasets={d: {"n_requests": 3} for d in DATASETS},
+        methods=METHODS,
+        hparams_dir=str(fast_hparams(work / "hparams")),
+        checkpoints=STEPS,
+        stats={"corpus": "wikitext2-test", "n_tokens": 3000, "max_length": 256, "dtype": "float32"},
+        downstream={"batch_size": 8, "tasks": {"winogrande": {"limit": 2, "num_fewshot": 0}}},
+    )
+    config = work / "config.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    res = snakemake(work, config)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    return work, config, cfg
+
+
+def test_every_output_exists_and_holds_values(tiny_run):
+    work, _, _ = tiny_run
+    model = "smollm2-135m"
+    for d in DATASETS:
+        reqs = [json.loads(x) for x in (work / f"results/data/{d}.jsonl").read_text().splitlines()]
+        assert len(reqs) == 3 and all(r["subject"] in r["prompt"] for r in reqs)
+        for m in METHODS:
+            for s in STEPS:
+                meta = json.loads((work / f"results/edits/{model}/{d}/{m}/step_{s}.json").read_text())
+                assert meta["n_edits"] == s and len(meta["log"]) == s
+                assert meta["request_ids"] == [r["id"] for r in reqs[:s]]
+                metrics = json.loads((work / f"results/metrics/{model}/{d}/{m}/step_{s}.json").read_text())
+                assert metrics["n_edits"] == s and len(metrics["per_request"]) == s
+                for key in ("efficacy", "paraphrase", "specificity"):
+                    assert 0.0 <= metrics[key] <= 1.0
+                down = json.loads((work / f"results/downstream/{model}/{d}/{m}/step_{s}.json").read_text())
+                assert down["n_edits"] == s and 0.0 <= down["tasks"]["winogrande"]["value"] <= 1.0
+            norms = pd.read_csv(work / f"results/norms/{model}/{d}/{m}.csv")
+            n_layers = 1 if m == "rome" else 5
+            assert len(norms) == STEPS[-1] * n_layers
+            assert (norms["mean_abs_w"] > 0).all() and (norms["mean_abs_delta_total"] > 0).all()
+            # checkpoint 2 continued checkpoint 1: its log starts with checkpoint 1's log
+            log1 = json.loads((work / f"results/edits/{model}/{d}/{m}/step_1.json").read_text())["log"]
+            log2 = json.loads((work / f"results/edits/{model}/{d}/{m}/step_2.json").read_text())["log"]
+            assert log2[:1] == log1
+    base = json.loads((work / f"results/downstream/{model}/base.json").read_text())
+    assert base["n_edits"] == 0
+    for path in figure_outputs(work / f"results/figures/{model}") + table_outputs(work / f"results/tables/{model}"):
+        assert path.exists() and path.stat().st_size > 0, path
+    table = pd.read_csv(work / f"results/tables/{model}/table2_edit_metrics.csv")
+    assert len(table) == len(DATASETS) * len(METHODS) * len(STEPS)
+    for rule in ("edit", "layer_stats", "downstream", "edit_metrics", "report"):
+        assert list((work / "benchmarks/rules").glob(f"{rule}/**/*.tsv")), f"no benchmark file for {rule}"
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    work, config, _ = tiny_run
+    res = snakemake(work, config, "-n")
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_extending_the_run_only_adds_the_new_segment(tiny_run):
+    work, _, cfg = tiny_run
+    bigger = dict(cfg, checkpoints=STEPS + [3])
+    path = work / "config_more.yaml"
+    path.write_text(yaml.safe_dump(bigger))
+    res = snakemake(work, path, "-n", "--quiet", "rules")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    # 2 datasets x 3 methods new edit jobs (step 3 only), none for steps 1 and 2
+    edit_line = [line for line in out.splitlines() if line.strip().startswith("edit ")]
+    assert edit_line and edit_line[0].split()[1] == str(len(DATASETS) * len(METHODS)), out
