@@ -24,6 +24,8 @@ def _seqedit_command():
 
 
 SEQEDIT = _seqedit_command()
+# the config file whose hash the report records (the last one given wins, as in Snakemake)
+CONFIG_FILE = str(Path(list(workflow.configfiles)[-1]).resolve()) if workflow.configfiles else "config.yaml"
 HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
 REPORT_CAPTIONS = Path(workflow.basedir) / "rules" / "captions"
 

@@ -16,7 +16,6 @@ rule report_figures_tables:
     """The paper's figures (Fig. 2/5/6/8 analogues) and tables (Table 2/4 analogues) for one model."""
     input:
         unpack(lambda w: report_inputs(w.model)),
-        config="config.yaml",
     output:
         figures=[
             report(f"results/figures/{{model}}/{name}.png", caption=f"captions/{name}.rst", category="{model}",
@@ -34,6 +33,7 @@ rule report_figures_tables:
         methods=" ".join(METHODS_CFG),
         datasets=" ".join(DATASETS_CFG),
         steps=" ".join(map(str, STEPS)),
+        config=CONFIG_FILE,
     log:
         "logs/report/{model}.log",
     benchmark:
@@ -44,4 +44,4 @@ rule report_figures_tables:
         "{SEQEDIT} report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
         "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
-        "--tables-dir results/tables/{wildcards.model} --config {input.config} > {log} 2>&1"
+        "--tables-dir results/tables/{wildcards.model} --config {params.config} > {log} 2>&1"
