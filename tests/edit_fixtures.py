@@ -46,3 +46,10 @@ def restore(model, saved):
     with torch.no_grad():
         for n, v in saved.items():
             params[n].copy_(v)
+
+
+def next_token_prob(model, tok, prompt: str, token_id: int) -> float:
+    """Probability of ``token_id`` right after ``prompt``."""
+    ids = tok(prompt, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return torch.softmax(model(input_ids=ids).logits[0, -1], -1)[token_id].item()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from edit_fixtures import REQUESTS, MemoryStats, restore, small_stats, snapshot
+from edit_fixtures import MemoryStats, REQUESTS, next_token_prob, restore, small_stats, snapshot
 from seqedit.methods import get_method
 from seqedit.methods.alphaedit import null_space_projector
 from seqedit.methods.base import load_hparams
@@ -91,9 +91,7 @@ def test_edit_raises_target_probability(clean_model, stats):
     tid = target_token_ids(tok, req["target_new"])[0]
 
     def prob():
-        ids = tok(req["prompt"], return_tensors="pt")["input_ids"]
-        with torch.no_grad():
-            return torch.softmax(model(input_ids=ids).logits[0, -1], -1)[tid].item()
+        return next_token_prob(model, tok, req["prompt"], tid)
 
     p0 = prob()
     log = make("alphaedit", model, tok, stats, v_num_grad_steps=6).edit(req)

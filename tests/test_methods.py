@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edit_fixtures import REQUESTS, restore, small_stats, snapshot
+from edit_fixtures import REQUESTS, next_token_prob, restore, small_stats, snapshot
 from seqedit.methods import get_method
 from seqedit.methods.base import load_hparams
 from seqedit.methods.value_opt import target_token_ids
@@ -120,9 +120,7 @@ def test_memit_edit_raises_target_probability(clean_model, stats):
     tid = target_token_ids(tok, req["target_new"])[0]
 
     def prob():
-        ids = tok(req["prompt"], return_tensors="pt")["input_ids"]
-        with torch.no_grad():
-            return torch.softmax(model(input_ids=ids).logits[0, -1], -1)[tid].item()
+        return next_token_prob(model, tok, req["prompt"], tid)
 
     p0 = prob()
     make("memit", model, tok, stats).edit(req)
