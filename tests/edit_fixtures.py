@@ -53,3 +53,18 @@ def next_token_prob(model, tok, prompt: str, token_id: int) -> float:
     ids = tok(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         return torch.softmax(model(input_ids=ids).logits[0, -1], -1)[token_id].item()
+
+
+def make_method(method: str, model, tok, stats=None, model_name: str = "smollm2-135m", **overrides):
+    """A method instance with the model's `tuned` hyperparameters (``overrides`` on top) and seeded templates."""
+    from pathlib import Path
+
+    from seqedit.methods import get_method
+    from seqedit.methods.base import load_hparams
+    from seqedit.models.registry import get_model_spec
+    from seqedit.tokens import generate_context_templates
+
+    hp_file = Path(__file__).resolve().parents[1] / "config" / "hparams" / f"{method}.yaml"
+    hp = {**load_hparams(hp_file, model_name, "tuned"), **overrides}
+    templates = generate_context_templates(model, tok, hp["context_template_length_params"], seed=0)
+    return get_method(method)(model, tok, get_model_spec(model_name).architecture, hp, stats, templates)

@@ -6,24 +6,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from edit_fixtures import MemoryStats, REQUESTS, next_token_prob, restore, small_stats, snapshot
-from seqedit.methods import get_method
+from edit_fixtures import make_method, MemoryStats, REQUESTS, next_token_prob, restore, small_stats, snapshot
 from seqedit.methods.alphaedit import null_space_projector
-from seqedit.methods.base import load_hparams
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
-from seqedit.tokens import generate_context_templates
 
 pytestmark = pytest.mark.slow
-ROOT_HP = Path(__file__).resolve().parents[1] / "config" / "hparams"
 ARCH = get_model_spec("smollm2-135m").architecture
 LAYERS = [4, 5, 6, 7, 8]
 
 
-def make(method, model, tok, stats, **overrides):
-    hp = {**load_hparams(ROOT_HP / f"{method}.yaml", "smollm2-135m", "tuned"), **overrides}
-    templates = generate_context_templates(model, tok, hp["context_template_length_params"], seed=0)
-    return get_method(method)(model, tok, ARCH, hp, stats, templates)
+make = make_method
 
 
 @pytest.fixture(scope="module")

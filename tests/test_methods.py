@@ -4,22 +4,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edit_fixtures import REQUESTS, next_token_prob, restore, small_stats, snapshot
-from seqedit.methods import get_method
-from seqedit.methods.base import load_hparams
+from edit_fixtures import make_method, REQUESTS, next_token_prob, restore, small_stats, snapshot
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
-from seqedit.tokens import generate_context_templates
 
 pytestmark = pytest.mark.slow
-ROOT_HP = __import__("pathlib").Path(__file__).resolve().parents[1] / "config" / "hparams"
 ARCH = get_model_spec("smollm2-135m").architecture
 
 
-def make(method, model, tok, stats=None, **overrides):
-    hp = {**load_hparams(ROOT_HP / f"{method}.yaml", "smollm2-135m", "tuned"), **overrides}
-    templates = generate_context_templates(model, tok, hp["context_template_length_params"], seed=0)
-    return get_method(method)(model, tok, ARCH, hp, stats, templates)
+make = make_method
 
 
 @pytest.fixture(scope="module")
