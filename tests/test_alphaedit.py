@@ -1,7 +1,6 @@
 """AlphaEdit on the real SmolLM2-135M: null-space projection of the update, edit efficacy, checkpointable state."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
