@@ -50,13 +50,18 @@ def _check_config():
     if config["stats"]["corpus"] not in CORPORA and not config["stats"].get("path"):
         raise ValueError(f"config stats.corpus: unknown corpus {config['stats']['corpus']!r}; "
                          f"known: {', '.join(sorted(CORPORA))}")
-    steps = config["checkpoints"]
-    if steps != sorted(set(steps)):
-        raise ValueError(f"config checkpoints must be increasing and distinct, got {steps}")
     for dataset, block in config["datasets"].items():
+        key = f"datasets.{dataset}.checkpoints" if "checkpoints" in block else "checkpoints"
+        steps = block.get("checkpoints", config["checkpoints"])
+        if steps != sorted(set(steps)):
+            raise ValueError(f"config {key} must be increasing and distinct, got {steps}")
         if steps[-1] > block["n_requests"]:
-            raise ValueError(f"config checkpoints: last checkpoint {steps[-1]} exceeds "
+            raise ValueError(f"config {key}: last checkpoint {steps[-1]} exceeds "
                              f"datasets.{dataset}.n_requests = {block['n_requests']}")
+        for method in block.get("methods", []):
+            if method not in config["methods"]:
+                raise ValueError(f"config datasets.{dataset}.methods: {method!r} is not in config methods "
+                                 f"({', '.join(config['methods'])})")
     for task in config.get("downstream", {}).get("tasks", {}):
         from seqedit.downstream.specs import TASKS
 
@@ -69,7 +74,7 @@ _check_config()
 MODELS_CFG = config["models"]
 DATASETS_CFG = config["datasets"]
 METHODS_CFG = config["methods"]
-STEPS = config["checkpoints"]
+STEPS = config["checkpoints"]  # default checkpoints; a dataset may override them (steps_for)
 HPARAMS_SET = config.get("hparams_set", "tuned")
 DEVICE = config.get("device", "auto")
 SEED = config.get("seed", 0)
@@ -105,12 +110,23 @@ def model_dtype(model):
     return MODELS_CFG[model].get("dtype", "float32")
 
 
-def previous_step(step):
+def steps_for(dataset):
+    """Checkpoints (edit counts) of one dataset: `datasets.<name>.checkpoints`, else the global `checkpoints`."""
+    return DATASETS_CFG[dataset].get("checkpoints", STEPS)
+
+
+def methods_for(dataset):
+    """Methods run on one dataset: `datasets.<name>.methods`, else the global `methods`."""
+    return DATASETS_CFG[dataset].get("methods", METHODS_CFG)
+
+
+def previous_step(step, dataset):
     step = int(step)
-    if step not in STEPS:
-        raise ValueError(f"step {step} is not a configured checkpoint ({STEPS})")
-    i = STEPS.index(step)
-    return STEPS[i - 1] if i > 0 else None
+    steps = steps_for(dataset)
+    if step not in steps:
+        raise ValueError(f"step {step} is not a configured checkpoint of {dataset} ({steps})")
+    i = steps.index(step)
+    return steps[i - 1] if i > 0 else None
 
 
 def ckpt(model, dataset, method, step):
@@ -118,7 +134,7 @@ def ckpt(model, dataset, method, step):
 
 
 def runs():
-    return [(mo, d, me) for mo in MODELS_CFG for d in DATASETS_CFG for me in METHODS_CFG]
+    return [(mo, d, me) for mo in MODELS_CFG for d in DATASETS_CFG for me in methods_for(d)]
 
 
 def rule_resources(kind):

@@ -5,7 +5,7 @@ def edit_inputs(w):
         "stats": stats_dir(w.model),
         "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
     }
-    prev = previous_step(w.step)
+    prev = previous_step(w.step, w.dataset)
     if prev is not None:
         inputs["previous"] = ckpt(w.model, w.dataset, w.method, prev)
     return inputs

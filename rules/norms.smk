@@ -1,7 +1,7 @@
 rule norms:
     """mean|W| and mean|Delta| per edit and edited layer, from the last checkpoint's log."""
     input:
-        lambda w: ckpt(w.model, w.dataset, w.method, STEPS[-1]).replace(".safetensors", ".json"),
+        lambda w: ckpt(w.model, w.dataset, w.method, steps_for(w.dataset)[-1]).replace(".safetensors", ".json"),
     output:
         "results/norms/{model}/{dataset}/{method}.csv",
     log:

@@ -2,9 +2,9 @@ def report_inputs(model):
     runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
     return {
         "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
-        "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in STEPS],
+        "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in STEPS],
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
     }
 
 
@@ -32,7 +32,7 @@ rule report_figures_tables:
     params:
         methods=" ".join(METHODS_CFG),
         datasets=" ".join(DATASETS_CFG),
-        steps=" ".join(map(str, STEPS)),
+        steps=" ".join(map(str, sorted({s for d in DATASETS_CFG for s in steps_for(d)}))),
         config=CONFIG_FILE,
     log:
         "logs/report/{model}.log",

@@ -34,8 +34,28 @@ def test_default_config_builds_the_dag(tmp_path):
     ({"checkpointz": [1, 2]}, "checkpointz"),
     ({"checkpoints": [10, 20, 40]}, "n_requests"),
     ({"checkpoints": [20, 10]}, "increasing"),
+    ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [4, 9]}}}, "datasets.zsre.checkpoints"),
+    ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [4, 8], "methods": ["pmett"]}}},
+     "datasets.zsre.methods: 'pmett'"),
 ])
 def test_bad_config_is_an_error_that_names_it(tmp_path, changes, needle):
     res = dry_run(tmp_path, **changes)
     assert res.returncode != 0
     assert needle in res.stderr + res.stdout
+
+
+def test_a_dataset_can_override_checkpoints_and_methods(tmp_path):
+    methods = yaml.safe_load((ROOT / "config.yaml").read_text())["methods"]
+    datasets = {"zsre": {"n_requests": 6, "checkpoints": [3, 6]},
+                "counterfact": {"n_requests": 4, "checkpoints": [4], "methods": [methods[0]]}}
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["datasets"] = datasets
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = subprocess.run(SNAKEMAKE + ["-n", "--configfile", str(path), "-d", str(tmp_path), "-s",
+                                      str(ROOT / "Snakefile")], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = dict(line.split() for line in res.stdout.split("Job stats:")[1].splitlines()[3:]
+                  if len(line.split()) == 2 and line.split()[1].isdigit())
+    assert int(counts["edit"]) == 2 * len(methods) + 1
+    assert int(counts["norms"]) == len(methods) + 1
