@@ -46,6 +46,8 @@ class EditMethod:
     edits_weights: bool = True
     #: hyperparameters every set must define
     required: tuple[str, ...] = ()
+    #: True for methods that read the second moments of their edited layers' inputs (MEMIT's C0)
+    uses_stats: bool = False
 
     def __init__(self, model, tok, arch, hparams: dict, stats: "StatsLoader | None", context_templates):
         missing = [k for k in self.required if k not in hparams]
@@ -60,8 +62,13 @@ class EditMethod:
     def edited_params(self) -> list[str]:
         return [f"{self.arch.mlp_out.format(layer)}.weight" for layer in self.hp["layers"]]
 
+    @classmethod
+    def stats_layers(cls, hparams: dict) -> list[int]:
+        """Layers whose statistics this method reads, from its hyperparameters (the workflow computes only these)."""
+        return sorted(hparams["layers"]) if cls.uses_stats else []
+
     def needs_stats_layers(self) -> list[int]:
-        return []
+        return self.stats_layers(self.hp)
 
     # -- editing -----------------------------------------------------------------------------------------
     def edit(self, request: dict) -> dict:

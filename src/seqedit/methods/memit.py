@@ -23,10 +23,7 @@ MEMIT_REQUIRED = ("layers", "fact_token", "v_num_grad_steps", "v_lr", "v_loss_la
 class MEMIT(EditMethod):
     name = "memit"
     required = MEMIT_REQUIRED
-
-    def needs_stats_layers(self) -> list[int]:
-        return list(self.hp["layers"])
-
+    uses_stats = True
 
     @property
     def layers(self) -> list[int]:

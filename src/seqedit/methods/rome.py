@@ -21,8 +21,9 @@ class ROME(EditMethod):
     required = ("layers", "fact_token", "v_num_grad_steps", "v_lr", "v_loss_layer", "v_weight_decay",
                 "clamp_norm_factor", "kl_factor", "mom2_adjustment", "context_template_length_params")
 
-    def needs_stats_layers(self) -> list[int]:
-        return list(self.hp["layers"]) if self.hp.get("mom2_adjustment") else []
+    @classmethod
+    def stats_layers(cls, hparams: dict) -> list[int]:
+        return sorted(hparams["layers"]) if hparams.get("mom2_adjustment") else []
 
     def edit(self, request: dict) -> dict:
         from ..nethooks import get_parameter
