@@ -178,6 +178,7 @@ def test_counterfact_rome_format(tmp_path):
             "paraphrase_prompts": CF_ROME[0]["paraphrase_prompts"],
             "locality_prompts": ["Charles Journet, a citizen of", "Ludwig Hohl is a citizen of"],
             "locality_answers": ["Switzerland", "Switzerland"],
+            "generation_prompts": ["Luigi Snozzi currently lives in"],
         },
         {
             "id": "9",

@@ -1,7 +1,10 @@
 """``seqedit norms``: the per-edit log of a checkpoint as CSV (one row per edit and edited weight).
 
 Columns: edit, param, layer, mean_abs_w (the paper's L1 measure, ``norm(W, 1) / numel``), mean_abs_delta_total
-(``W_t - W_0``), mean_abs_delta_step (``W_t - W_{t-1}``), z_prob_first, z_prob_last, seconds.
+(``W_t - W_0``), mean_abs_delta_step (``W_t - W_{t-1}``), z_prob_first, z_prob_last, seconds, then request (the
+1-based request the edit belongs to; an MQuAKE case makes one edit per rewrite) and immediate_efficacy,
+immediate_paraphrase, immediate_specificity (the immediate protocol's evaluation right after the edit; empty when it
+was not run or does not apply).
 """
 from __future__ import annotations
 
@@ -14,18 +17,21 @@ from . import atomic
 from .checkpoints import load_meta
 
 COLUMNS = ["edit", "param", "layer", "mean_abs_w", "mean_abs_delta_total", "mean_abs_delta_step",
-           "z_prob_first", "z_prob_last", "seconds"]
+           "z_prob_first", "z_prob_last", "seconds", "request", "immediate_efficacy", "immediate_paraphrase",
+           "immediate_specificity"]
 
 
 def rows_from_log(log: list[dict]) -> list[dict]:
     rows = []
     for rec in log:
+        imm = rec.get("immediate") or {}
         for param, vals in rec.get("layers", {}).items():
             m = re.search(r"\.(\d+)\.", param)
             rows.append({"edit": rec["edit"], "param": param, "layer": int(m.group(1)) if m else "",
                          **{k: vals[k] for k in ("mean_abs_w", "mean_abs_delta_total", "mean_abs_delta_step")},
                          "z_prob_first": rec.get("z_prob_first"), "z_prob_last": rec.get("z_prob_last"),
-                         "seconds": rec.get("seconds")})
+                         "seconds": rec.get("seconds"), "request": rec.get("request"),
+                         **{f"immediate_{k}": imm.get(k) for k in ("efficacy", "paraphrase", "specificity")}})
     return rows
 
 

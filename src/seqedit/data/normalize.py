@@ -16,7 +16,8 @@ locality lists are empty (MQuAKE has none).
 The format is detected per record:
 
 - CounterFact, ROME format: ``requested_rewrite`` dict. Locality prompts are the ``neighborhood_prompts``, each
-  answered by ``target_true.str``.
+  answered by ``target_true.str``. When the record has ``generation_prompts`` (ROME's fluency prompts), the request
+  keeps them in an optional ``generation_prompts`` field (absent otherwise, and in every other format).
 - CounterFact, EasyEdit format (``counterfact-edit.json``): ``prompt``/``target_new``/``ground_truth``/
   ``rephrase_prompt``/``locality_prompt``/``locality_ground_truth``.
 - zsRE, ROME/MEND format: ``src`` is the prompt (a question, kept as is), ``alt`` the new target, ``answers[0]``
@@ -186,6 +187,8 @@ def _counterfact_rome(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
     out["paraphrase_prompts"] = r.str_list(rec, "paraphrase_prompts")
     out["locality_prompts"] = r.str_list(rec, "neighborhood_prompts")
     out["locality_answers"] = [out["target_true"]] * len(out["locality_prompts"])
+    if rec.get("generation_prompts") is not None:
+        out["generation_prompts"] = r.str_list(rec, "generation_prompts")
     return out
 
 

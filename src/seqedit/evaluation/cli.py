@@ -1,49 +1,156 @@
-"""``seqedit edit-metrics``: Efficacy / Paraphrase / Specificity of a checkpoint.
+"""``seqedit edit-metrics``: Efficacy / Paraphrase / Specificity of a checkpoint, and the dataset's own metrics.
 
-Protocol ``sequential`` (the paper's): after k edits, all of the first k requests are evaluated on the current
-model. Specificity compares with the unedited model, computed in the same job on the base weights.
+Two protocols (config ``evaluation.protocol`` picks the one behind the top-level numbers; both are in
+``protocols``):
+
+- ``sequential`` (the paper's): after k edits, all of the first k requests are evaluated on the current model.
+  Specificity compares with the unedited model, computed in the same job on the base weights. For an MQuAKE case
+  the efficacy is the mean over its rewrites (each on its own cloze prompt); it has no paraphrase or locality
+  prompts.
+- ``immediate``: each request evaluated right after its own edit, as logged by ``seqedit edit``
+  (:mod:`seqedit.editing`); the numbers are the means of the logged records of the first k requests (per request
+  first: an MQuAKE case has one record per rewrite). ``per_request`` always holds the sequential values.
+
+CounterFact-like data (true targets, locality prompts answered by them; :func:`counterfact.is_counterfact_like`)
+adds ROME's probability metrics and generation fluency (``counterfact``, see :mod:`.counterfact`), with the
+fluency of the unedited model on the same prompts and seed (``fluency_base``). MQuAKE adds multi-hop and single-hop
+accuracy (``mquake``, see :mod:`.mquake`), over the cases edited so far.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 
 from .. import atomic
 from ..checkpoints import apply_checkpoint, load_meta
 from ..editing import read_requests
 from ..models.loading import DTYPES, load_model_and_tokenizer
+from . import counterfact as CF
 from . import metrics as M
+from . import mquake as MQ
 
-PROTOCOLS = ("sequential",)
+PROTOCOLS = ("sequential", "immediate")
+
+
+@dataclass
+class EvalOptions:
+    """The ``evaluation:`` block of the config (option names map to config keys in :meth:`check`)."""
+
+    fluency_prompts: int = 10
+    fluency_tokens: int = 40
+    mquake_tokens: int = 16
+    mquake_fewshot: int = 4
+    mquake_match: str = "exact"
+    seed: int = 0
+
+    def check(self) -> None:
+        def positive(value, key, minimum=1):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"config evaluation.{key} must be an integer >= {minimum}, got {value!r}")
+
+        positive(self.fluency_prompts, "fluency.n_prompts", 0)
+        positive(self.fluency_tokens, "fluency.max_new_tokens")
+        positive(self.mquake_tokens, "mquake.max_new_tokens")
+        if isinstance(self.mquake_fewshot, bool) or not isinstance(self.mquake_fewshot, int) \
+                or not 0 <= self.mquake_fewshot <= len(MQ.FEWSHOT):
+            raise ValueError(f"config evaluation.mquake.n_fewshot must be an integer in 0..{len(MQ.FEWSHOT)}, "
+                             f"got {self.mquake_fewshot!r}")
+        if self.mquake_match not in MQ.MATCH_RULES:
+            raise ValueError(f"config evaluation.mquake.match must be one of {', '.join(MQ.MATCH_RULES)}, "
+                             f"got {self.mquake_match!r}")
+
+
+def check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"config evaluation.protocol: unknown evaluation protocol {protocol!r}; "
+                         f"known: {', '.join(PROTOCOLS)}")
+
+
+def efficacy_pairs(requests: list[dict]) -> tuple[list[int], list[str], list[str]]:
+    """(owner, prompt, target_new) of each edit prompt; an MQuAKE case has one per rewrite."""
+    owner, prompts, targets = [], [], []
+    for i, r in enumerate(requests):
+        for rw in r.get("requested_rewrites") or [r]:
+            owner.append(i)
+            prompts.append(rw["prompt"])
+            targets.append(rw["target_new"])
+    return owner, prompts, targets
+
+
+def sequential_efficacy(model, tok, requests: list[dict], scores: M.TargetScores | None = None) -> list[float]:
+    """Token accuracy of target_new after the edit prompt; for an MQuAKE case the mean over its rewrites."""
+    owner, prompts, targets = efficacy_pairs(requests)
+    scores = scores or M.TargetScores(model, tok)
+    return M.per_request_mean(owner, scores.accuracy(prompts, targets), len(requests))
 
 
 def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str = "sequential",
-             dtype: str = "float32", device: str = "auto") -> dict:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown evaluation protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+             dtype: str = "float32", device: str = "auto", options: EvalOptions | None = None) -> dict:
+    check_protocol(protocol)
+    opts = options or EvalOptions()
+    opts.check()
     t0 = time.time()
     meta = load_meta(checkpoint)
     k = meta["n_edits"]
     requests = read_requests(requests_path)[:k]
     if [r["id"] for r in requests] != meta["request_ids"]:
         raise ValueError(f"{checkpoint} was made from other requests than the first {k} of {requests_path}")
+    immediate = M.immediate_from_log(meta["log"], k)
+    if protocol == "immediate" and immediate is None:
+        raise ValueError(f"config evaluation.protocol is 'immediate' but {checkpoint} has no immediate evaluation "
+                         "records (it was edited with --no-immediate-eval)")
+    is_mquake = any(r.get("requested_rewrites") for r in requests)
+    is_cf = not is_mquake and CF.is_counterfact_like(requests)
     model, tok = load_model_and_tokenizer(model_dir, dtype, device)
+
+    # on the unedited model
     loc_owner, loc_prompts, loc_answers = M.locality_pairs(requests)
     before = M.argmax_at_targets(model, tok, loc_prompts, loc_answers)
+    gen_prompts = CF.generation_prompts(requests, opts.fluency_prompts) if is_cf else []
+    fluency_base = CF.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
+
     model, meta = apply_checkpoint(model, checkpoint)
-    eff = M.token_accuracy(model, tok, [r["prompt"] for r in requests], [r["target_new"] for r in requests])
+    scores = M.TargetScores(model, tok)  # every (prompt, target) pair of this checkpoint, scored once
+    _, eff_prompts, eff_targets = efficacy_pairs(requests)
     par_owner, par_prompts, par_targets = M.paraphrase_pairs(requests)
-    par = M.per_request_mean(par_owner, M.token_accuracy(model, tok, par_prompts, par_targets), len(requests))
-    spe = M.per_request_mean(loc_owner, M.agreement(before, M.argmax_at_targets(model, tok, loc_prompts, loc_answers)),
-                             len(requests))
-    return {
+    cf_prompts, cf_targets = CF.probability_pairs(requests) if is_cf else ([], [])
+    scores.need(eff_prompts + par_prompts + loc_prompts + cf_prompts,
+                eff_targets + par_targets + loc_answers + cf_targets)
+    eff = sequential_efficacy(model, tok, requests, scores)
+    par = M.per_request_mean(par_owner, scores.accuracy(par_prompts, par_targets), len(requests))
+    spe = M.per_request_mean(loc_owner, M.agreement(before, scores.argmax(loc_prompts, loc_answers)), len(requests))
+    sequential = {"efficacy": M.mean(eff), "paraphrase": M.mean(par), "specificity": M.mean(spe)}
+    protocols = {"sequential": sequential,
+                 "immediate": immediate or {"efficacy": None, "paraphrase": None, "specificity": None}}
+    top = protocols[protocol]
+    result = {
         "model": meta["model"], "dataset": meta["dataset"], "method": meta["method"], "n_edits": k,
         "protocol": protocol, "metric_definition": "EasyEdit teacher-forced token accuracy",
-        "efficacy": M.mean(eff), "paraphrase": M.mean(par), "specificity": M.mean(spe), "n_requests": len(requests),
+        "efficacy": top["efficacy"], "paraphrase": top["paraphrase"], "specificity": top["specificity"],
+        "n_requests": len(requests),
         "per_request": [{"id": r["id"], "efficacy": e, "paraphrase": p, "specificity": s}
                         for r, e, p, s in zip(requests, eff, par, spe)],
-        "seconds": time.time() - t0,
+        "protocols": protocols,
     }
+    if is_cf:
+        block = CF.probability_metrics(model, tok, requests, scores)
+        block["fluency"] = CF.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
+        block["fluency_base"] = fluency_base
+        block["n_generation_prompts"] = len(gen_prompts)
+        result["counterfact"] = block
+    if is_mquake:
+        block, correct = MQ.mquake_metrics(model, tok, requests, opts.mquake_tokens, opts.mquake_fewshot,
+                                           opts.mquake_match)
+        result["mquake"] = block
+        for entry, ok in zip(result["per_request"], correct):
+            entry["multi_hop"] = ok
+    result["seconds"] = time.time() - t0
+    return result
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def cli(command: str, argv: list[str]) -> None:
@@ -51,12 +158,31 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--model-dir", required=True)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--requests", required=True)
-    p.add_argument("--protocol", default="sequential")
+    p.add_argument("--protocol", default="sequential", help=f"one of {', '.join(PROTOCOLS)}")
+    p.add_argument("--fluency-prompts", type=int, default=EvalOptions.fluency_prompts,
+                   help="evaluation.fluency.n_prompts: generation prompts for the fluency (CounterFact)")
+    p.add_argument("--fluency-tokens", type=int, default=EvalOptions.fluency_tokens,
+                   help="evaluation.fluency.max_new_tokens")
+    p.add_argument("--mquake-tokens", type=int, default=EvalOptions.mquake_tokens,
+                   help="evaluation.mquake.max_new_tokens")
+    p.add_argument("--mquake-fewshot", type=int, default=EvalOptions.mquake_fewshot,
+                   help="evaluation.mquake.n_fewshot")
+    p.add_argument("--mquake-match", default=EvalOptions.mquake_match, help="evaluation.mquake.match")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device)
+    opts = EvalOptions(a.fluency_prompts, a.fluency_tokens, a.mquake_tokens, a.mquake_fewshot, a.mquake_match,
+                       a.seed)
+    result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device, opts)
     atomic.write_json(a.out, result)
-    print(f"{result['method']} @ {result['n_edits']}: eff {result['efficacy']:.3f} par {result['paraphrase']} "
-          f"spe {result['specificity']}")
+    line = (f"{result['method']} @ {result['n_edits']} ({result['protocol']}): eff {_fmt(result['efficacy'])} "
+            f"par {_fmt(result['paraphrase'])} spe {_fmt(result['specificity'])}")
+    if "counterfact" in result:
+        cf = result["counterfact"]
+        line += (f"; CF score {_fmt(cf['score'])} fluency {_fmt(cf['fluency'])} (base {_fmt(cf['fluency_base'])})")
+    if "mquake" in result:
+        mq = result["mquake"]
+        line += f"; multi-hop {_fmt(mq['multi_hop_accuracy'])} single-hop {_fmt(mq['single_hop_accuracy'])}"
+    print(f"{line}; {result['seconds']:.1f} s")

@@ -13,10 +13,12 @@ from ..methods.value_opt import target_token_ids
 
 
 @torch.no_grad()
-def argmax_at_targets(model, tok, prompts: list[str], targets: list[str], batch_size: int = 16) -> list[list[int]]:
-    """For each (prompt, target): argmax predictions at the positions that predict the target's tokens."""
+def score_targets(model, tok, prompts: list[str], targets: list[str],
+                  batch_size: int = 16) -> list[tuple[list[int], float]]:
+    """For each (prompt, target), teacher-forced on ``prompt + " " + target``: the argmax predictions at the
+    positions that predict the target's tokens, and the mean negative log-probability per target token."""
     device = next(model.parameters()).device
-    out: list[list[int]] = []
+    out: list[tuple[list[int], float]] = []
     for start in range(0, len(prompts), batch_size):
         ps, ts = prompts[start:start + batch_size], targets[start:start + batch_size]
         p_ids = [tok(p)["input_ids"] for p in ps]
@@ -29,16 +31,53 @@ def argmax_at_targets(model, tok, prompts: list[str], targets: list[str], batch_
             ids[i, : len(s)] = torch.tensor(s)
             mask[i, : len(s)] = 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        pred = logits.argmax(-1).cpu()
         for i, (a, b) in enumerate(zip(p_ids, t_ids)):
-            out.append(pred[i, len(a) - 1: len(a) - 1 + len(b)].tolist())
+            rows = logits[i, len(a) - 1: len(a) - 1 + len(b)].float()
+            nll = -torch.log_softmax(rows, -1).gather(1, torch.tensor(b, device=rows.device).unsqueeze(1)).mean()
+            out.append((rows.argmax(-1).cpu().tolist(), nll.item()))
     return out
+
+
+def argmax_at_targets(model, tok, prompts: list[str], targets: list[str], batch_size: int = 16) -> list[list[int]]:
+    """For each (prompt, target): argmax predictions at the positions that predict the target's tokens."""
+    return [pred for pred, _ in score_targets(model, tok, prompts, targets, batch_size)]
+
+
+class TargetScores:
+    """``score_targets`` of (prompt, target) pairs on one model state, each distinct pair computed once: the
+    evaluation asks for all its pairs in one :meth:`need` call, then reads them back."""
+
+    def __init__(self, model, tok, batch_size: int = 8):
+        self.model, self.tok, self.batch_size = model, tok, batch_size
+        self.cache: dict[tuple[str, str], tuple[list[int], float]] = {}
+
+    def need(self, prompts: list[str], targets: list[str]) -> "TargetScores":
+        # sorted by length, so that a batch pads little
+        todo = sorted({(p, t) for p, t in zip(prompts, targets)} - set(self.cache), key=lambda x: len(x[0] + x[1]))
+        if todo:
+            got = score_targets(self.model, self.tok, [p for p, _ in todo], [t for _, t in todo], self.batch_size)
+            self.cache.update(zip(todo, got))
+        return self
+
+    def argmax(self, prompts: list[str], targets: list[str]) -> list[list[int]]:
+        self.need(prompts, targets)
+        return [self.cache[(p, t)][0] for p, t in zip(prompts, targets)]
+
+    def nll(self, prompts: list[str], targets: list[str]) -> list[float]:
+        self.need(prompts, targets)
+        return [self.cache[(p, t)][1] for p, t in zip(prompts, targets)]
+
+    def accuracy(self, prompts: list[str], targets: list[str]) -> list[float]:
+        return [accuracy_of(pr, self.tok, t) for pr, t in zip(self.argmax(prompts, targets), targets)]
+
+
+def accuracy_of(pred: list[int], tok, target: str) -> float:
+    return sum(int(p == t) for p, t in zip(pred, target_token_ids(tok, target))) / len(pred)
 
 
 def token_accuracy(model, tok, prompts: list[str], targets: list[str]) -> list[float]:
     preds = argmax_at_targets(model, tok, prompts, targets)
-    return [sum(int(p == t) for p, t in zip(pr, target_token_ids(tok, tg))) / len(pr)
-            for pr, tg in zip(preds, targets)]
+    return [accuracy_of(pr, tok, tg) for pr, tg in zip(preds, targets)]
 
 
 def agreement(before: list[list[int]], after: list[list[int]]) -> list[float]:
@@ -76,3 +115,41 @@ def per_request_mean(owner: list[int], values: list[float], n: int) -> list[floa
 def mean(values) -> float | None:
     vals = [v for v in values if v is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+# ---------------------------------------------------------------------------------------- the immediate protocol
+def base_locality_predictions(model, tok, requests: list[dict]) -> dict[str, list[list[int]]]:
+    """``{request id: argmax tokens at its locality prompts}`` on the model as it is (the unedited one)."""
+    owner, prompts, answers = locality_pairs(requests)
+    preds = argmax_at_targets(model, tok, prompts, answers) if prompts else []
+    out: dict[str, list[list[int]]] = {r["id"]: [] for r in requests}
+    for o, p in zip(owner, preds):
+        out[requests[o]["id"]].append(p)
+    return out
+
+
+def immediate_record(model, tok, request: dict, base_preds: list[list[int]] | None) -> dict:
+    """Efficacy / Paraphrase / Specificity of one request on the model right after its edit (token accuracy)."""
+    paras = request.get("paraphrase_prompts", [])
+    locs, answers = request.get("locality_prompts", []), request.get("locality_answers", [])
+    if base_preds is None:
+        locs, answers = [], []
+    new = [request["target_new"]] * (1 + len(paras))
+    scores = TargetScores(model, tok).need([request["prompt"], *paras, *locs], new + answers)  # one batch
+    eff = scores.accuracy([request["prompt"]], new[:1])[0]
+    par = mean(scores.accuracy(paras, new[1:])) if paras else None
+    spe = mean(agreement(base_preds, scores.argmax(locs, answers))) if locs else None
+    return {"efficacy": eff, "paraphrase": par, "specificity": spe}
+
+
+def immediate_from_log(log: list[dict], k: int) -> dict | None:
+    """Means of the logged immediate records of the first ``k`` requests (per request first: an MQuAKE case has
+    one record per rewrite), or None when a record lacks them (edited with ``--no-immediate-eval``)."""
+    recs = [r for r in log if r.get("request", r["edit"]) <= k]
+    if not recs or any("immediate" not in r for r in recs):
+        return None
+    by_request: dict[int, list[dict]] = {}
+    for r in recs:
+        by_request.setdefault(r.get("request", r["edit"]), []).append(r["immediate"])
+    return {key: mean(mean(x[key] for x in group) for group in by_request.values())
+            for key in ("efficacy", "paraphrase", "specificity")}
