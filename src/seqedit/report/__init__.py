@@ -8,30 +8,41 @@ names without paying for the plotting stack::
 Outputs (names never depend on the data, so Snakemake can declare them; missing inputs give "no data" panels):
 
 figures dir: ``{name}.png`` and ``{name}.pdf`` for every name in :data:`FIGURES`.
-tables dir:  ``{name}.md``, ``{name}.csv`` and ``{name}.provenance.json`` for every name in :data:`TABLES`.
+tables dir:  ``{name}.md``, ``{name}.csv``, ``{name}.tex`` and ``{name}.provenance.json`` for every name in
+:data:`TABLES`.
 
-The CSV files carry no comment lines (plain ``pandas.read_csv``); their provenance is in the sibling
-``{name}.provenance.json`` (see :mod:`seqedit.report.provenance`). Markdown tables end with a provenance footer
-line and every figure has a small provenance footer text.
+The names carry the paper's figure/table number. The CSV files carry no comment lines (plain
+``pandas.read_csv``); their provenance is in the sibling ``{name}.provenance.json`` (see
+:mod:`seqedit.report.provenance`). Markdown tables end with a provenance footer line, LaTeX tables start with
+a provenance comment, and every figure has a small provenance footer text.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 FIGURES: dict[str, str] = {
-    "norms_per_layer": "mean|W| of each edited weight vs number of edits (rows: methods, columns: datasets)",
-    "norms_methods": "mean|W| over the edited layers vs number of edits, all methods on one axis per dataset",
-    "edit_metrics": "Efficacy / Paraphrase / Specificity vs number of edits, one line per method",
-    "downstream": "downstream task scores vs number of edits (0 = base model), one panel per method",
-    "bottleneck": "probability of the edit target after (solid) and before (dashed) the value optimisation",
+    "fig2_downstream": "Fig. 2: downstream task scores vs number of edits (0 = base model), one panel per "
+                       "(dataset, method), one line per task, stderr bars",
+    "fig5_bottleneck": "Fig. 5a: target probability reached by each edit's optimisation and the rolling share of "
+                       "successful edits vs edit index",
+    "fig5_norms_per_layer": "Fig. 5b/c: mean|W| of each edited weight vs number of edits (rows: methods, "
+                            "columns: datasets)",
+    "fig6_norms_methods": "Fig. 6: (a/b) mean|W| over the edited layers vs number of edits, every method that "
+                          "changes weights; (c) downstream average vs number of edits",
+    "fig8_edit_metrics": "Fig. 8: Efficacy / Paraphrase / Specificity vs number of edits, one line per method, "
+                         "one row per dataset",
 }
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf")
 
 TABLES: dict[str, str] = {
-    "table2_edit_metrics": "Eff / Par / Spe / Avg (%) per dataset, method and number of edits",
-    "table4_downstream": "downstream scores (%) of the base model and of the last checkpoint, change in parentheses",
+    "table2_zsre": "Table 2: zsRE, Eff / Par / Spe / Avg (%) per protocol, number of edits and method; best bold, "
+                   "second underlined",
+    "table3_counterfact_mquake": "Table 3: CounterFact (token accuracy and ROME's probability metrics, fluency) and "
+                                 "MQuAKE (multi-hop, single-hop accuracy) per method at the last checkpoint",
+    "table4_downstream": "Table 4: downstream scores (%) of the base model and of the last checkpoint, change in "
+                         "parentheses",
 }
-TABLE_FORMATS: tuple[str, ...] = ("md", "csv", "provenance.json")
+TABLE_FORMATS: tuple[str, ...] = ("md", "csv", "tex", "provenance.json")
 
 
 def figure_outputs(figures_dir: str | Path, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]:
@@ -39,9 +50,9 @@ def figure_outputs(figures_dir: str | Path, formats: tuple[str, ...] = FIGURE_FO
     return [Path(figures_dir) / f"{name}.{ext}" for name in FIGURES for ext in formats]
 
 
-def table_outputs(tables_dir: str | Path) -> list[Path]:
+def table_outputs(tables_dir: str | Path, formats: tuple[str, ...] = TABLE_FORMATS) -> list[Path]:
     """Every file the report writes into ``tables_dir``."""
-    return [Path(tables_dir) / f"{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS]
+    return [Path(tables_dir) / f"{name}.{ext}" for name in TABLES for ext in formats]
 
 
 def make_report(*args, **kwargs):

@@ -12,8 +12,9 @@ Without file lists, ``--results-dir results`` globs ``{results}/norms/{model}/*/
 ``{results}/metrics/{model}/*/*/step_*.json`` and ``{results}/downstream/{model}/**.json``.
 
 The outputs always have the same names (see :func:`seqedit.report.figure_outputs` and
-:func:`seqedit.report.table_outputs`): figures ``{norms_per_layer,norms_methods,edit_metrics,downstream,
-bottleneck}.{png,pdf}``; tables ``{table2_edit_metrics,table4_downstream}.{md,csv,provenance.json}``.
+:func:`seqedit.report.table_outputs`): figures ``{fig2_downstream,fig5_bottleneck,fig5_norms_per_layer,
+fig6_norms_methods,fig8_edit_metrics}.{png,pdf}``; tables ``{table2_zsre,table3_counterfact_mquake,
+table4_downstream}.{md,csv,tex,provenance.json}``.
 """
 from __future__ import annotations
 
@@ -103,11 +104,11 @@ def make_report(
     if figures_dir is not None:
         kw = dict(methods=methods, datasets=datasets, prov=prov, model=model)
         figs = {
-            "norms_per_layer": lambda: F.norms_per_layer(norms_df, **kw),
-            "norms_methods": lambda: F.norms_methods(norms_df, agg=norm_agg, **kw),
-            "edit_metrics": lambda: F.edit_metrics(metrics_df, **kw),
-            "downstream": lambda: F.downstream(ds_df, **kw),
-            "bottleneck": lambda: F.bottleneck(norms_df, window=window, **kw),
+            "fig2_downstream": lambda: F.fig2_downstream(ds_df, **kw),
+            "fig5_bottleneck": lambda: F.fig5_bottleneck(norms_df, window=window, **kw),
+            "fig5_norms_per_layer": lambda: F.fig5_norms_per_layer(norms_df, **kw),
+            "fig6_norms_methods": lambda: F.fig6_norms_methods(norms_df, ds_df, agg=norm_agg, **kw),
+            "fig8_edit_metrics": lambda: F.fig8_edit_metrics(metrics_df, **kw),
         }
         assert set(figs) == set(FIGURES)
         for name in FIGURES:
@@ -117,25 +118,33 @@ def make_report(
         # tables hold only the (model-filtered) provenance essentials, not the long input lists
         tprov = {k: v for k, v in prov.items() if k != "inputs"}
         t2 = T.table2(metrics_df, steps=steps, methods=methods, datasets=datasets)
+        t3 = T.table3(metrics_df, methods=methods, datasets=datasets)
         t4 = T.table4(ds_df, methods=methods, datasets=datasets)
-        title2 = f"Table 2 ({model}): sequential editing, edit metrics (%)" if model else None
-        title4 = f"Table 4 ({model}): downstream before/after sequential editing (%)" if model else None
-        tabs = {
-            "table2_edit_metrics": (t2, T.table2_markdown(t2, tprov, title2)),
-            "table4_downstream": (t4, T.table4_markdown(t4, tprov, title4)),
+        on = f" ({model})" if model else ""
+        titles = {
+            "table2_zsre": f"Table 2{on}: zsRE, sequential editing, edit metrics (%)",
+            "table3_counterfact_mquake": f"Table 3{on}: CounterFact and MQuAKE at the last checkpoint",
+            "table4_downstream": f"Table 4{on}: downstream before/after sequential editing (%)",
         }
-        assert set(tabs) == set(TABLES)
+        render = {
+            "table2_zsre": (t2, T.table2_markdown, T.table2_latex),
+            "table3_counterfact_mquake": (t3, T.table3_markdown, T.table3_latex),
+            "table4_downstream": (t4, T.table4_markdown, T.table4_latex),
+        }
+        assert set(render) == set(TABLES)
         for name in TABLES:
-            df, md = tabs[name]
-            written += T.write_table(df, md, tables_dir, name, {**tprov, "inputs": prov["inputs"]})
+            df, md, tex = render[name]
+            written += T.write_table(df, md(df, tprov, titles[name]), tables_dir, name,
+                                     {**tprov, "inputs": prov["inputs"]}, latex=tex(df, tprov, titles[name]))
     return written
 
 
 def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Figures (PNG+PDF) and tables (Markdown+CSV) of one model from the workflow's result files.",
-        epilog="Outputs: figures {%s}.{png,pdf}; tables {%s}.{md,csv,provenance.json}. A figure whose inputs are "
+        description="Figures (PNG+PDF) and tables (Markdown, CSV, LaTeX) of one model from the workflow's result "
+        "files.",
+        epilog="Outputs: figures {%s}.{png,pdf}; tables {%s}.{md,csv,tex,provenance.json}. A figure whose inputs are "
         "missing is still written, with 'no data' panels." % (",".join(FIGURES), ",".join(TABLES)),
     )
     p.add_argument("--model", help="model name (default: the one model found in the inputs)")
@@ -151,9 +160,9 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="*", help="methods to show, in this order (default: all found)")
     p.add_argument("--datasets", nargs="*", help="datasets to show, in this order (default: all found)")
     p.add_argument("--table-steps", nargs="*", type=int, help="checkpoints (n_edits) in Table 2 (default: all)")
-    p.add_argument("--window", type=int, help="rolling-mean window of the bottleneck figure (default: auto)")
+    p.add_argument("--window", type=int, help="rolling-mean window of Fig. 5a (default: auto)")
     p.add_argument("--norm-agg", choices=["mean", "first"], default="mean",
-                   help="norms_methods: mean over the edited layers, or the first edited layer")
+                   help="Fig. 6 norms: mean over the edited layers, or the first edited layer")
     p.add_argument("--formats", nargs="+", default=list(FIGURE_FORMATS), help="figure formats (default png pdf)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
