@@ -1,5 +1,6 @@
 # Shared helpers: configuration checks against the registries, and the file layout.
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import yaml
 
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS
-from seqedit.methods import available_methods
+from seqedit.methods import available_methods, get_method
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
@@ -93,17 +94,35 @@ def hparams(method, model):
 
 
 def stats_layers(model):
-    """Union of the layers every configured method edits on this model (one statistics pass serves all)."""
-    return sorted({layer for m in METHODS_CFG for layer in hparams(m, model).get("layers", [])})
+    """Union of the layers whose statistics the configured methods read on this model (one pass serves all)."""
+    from seqedit.methods import get_method
+
+    return sorted({layer for m in METHODS_CFG for layer in get_method(m).stats_layers(hparams(m, model))})
 
 
-def stats_key():
+def stats_forward_dtype(model):
+    """dtype of the forward pass that collects the statistics (`stats.model_dtype`, else the model's dtype)."""
+    return config["stats"].get("model_dtype") or model_dtype(model)
+
+
+def stats_key(model):
+    """Cache key: corpus (named by content), number of tokens, forward dtype and stored dtype."""
     s = config["stats"]
-    return f"{s['corpus']}-{s['n_tokens']}tok-{s.get('dtype', 'float32')}"
+    docs = f"-{s['n_samples']}doc" if s.get("n_samples") else ""  # a document cap (paper: 100,000 articles)
+    return f"{s['corpus']}{docs}-{s['n_tokens']}tok-fwd{stats_forward_dtype(model)}-{s.get('dtype', 'float32')}"
+
+
+def precomputed_stats_dir(model):
+    """`stats.path`: folder of precomputed `layer_{L}.safetensors`; `{model}` in it is replaced, else `<path>/<model>`."""
+    path = config["stats"].get("path")
+    if not path:
+        return None
+    path = str(path)
+    return str(Path(path.format(model=model) if "{model}" in path else Path(path) / model).resolve())
 
 
 def stats_dir(model):
-    return f"results/stats/{model}/{stats_key()}"
+    return precomputed_stats_dir(model) or f"results/stats/{model}/{stats_key(model)}"
 
 
 def model_dtype(model):
@@ -137,8 +156,54 @@ def runs():
     return [(mo, d, me) for mo in MODELS_CFG for d in DATASETS_CFG for me in methods_for(d)]
 
 
-def rule_resources(kind):
-    return config.get("resources", {}).get(kind, {})
+# which rules take which resource class (config `resources.gpu_rules` / `resources.cpu_rules`)
+RESOURCE_CLASSES = {
+    "gpu_rules": ("layer_stats", "edit", "edit_metrics", "downstream_base", "downstream"),
+    "cpu_rules": ("model", "download_data", "prepare_data", "corpus", "norms", "report_figures_tables"),
+}
+
+
+def rule_resources(kind, name):
+    """Resources of one rule: `resources.<kind>` (gpu_rules / cpu_rules), then `resources.rules.<rule>` over it.
+    cpus_per_task follows the rule's threads unless set; gpu and gpu_model only go with gpu > 0."""
+    assert name in RESOURCE_CLASSES[kind], (kind, name)
+    block = config.get("resources", {})
+    res = {**block.get(kind, {}), **block.get("rules", {}).get(name, {})}
+    res = {k: v for k, v in res.items() if v is not None}
+    res.setdefault("cpus_per_task", lambda wildcards, threads: threads)
+    if kind == "gpu_rules" and os.environ.get("SEQEDIT_SLURM_GPU_PARTITION"):  # profiles/slurm
+        res.setdefault("slurm_partition", os.environ["SEQEDIT_SLURM_GPU_PARTITION"])
+    if not res.get("gpu"):
+        res.pop("gpu", None)
+        res.pop("gpu_model", None)
+    return res
+
+
+def _check_resources():
+    known = [r for rules in RESOURCE_CLASSES.values() for r in rules]
+    for name in config.get("resources", {}).get("rules", {}):
+        if name not in known:
+            raise ValueError(f"config resources.rules: unknown name {name!r}; known rules: {', '.join(known)}")
+
+
+_check_resources()
+
+
+def _check_precomputed_stats():
+    """With `stats.path` no layer_stats job runs: every layer file the methods need must be there."""
+    for model in MODELS_CFG:
+        folder = precomputed_stats_dir(model)
+        if folder is None:
+            return
+        missing = [f"layer_{layer}.safetensors" for layer in stats_layers(model)
+                   if not (Path(folder) / f"layer_{layer}.safetensors").exists()]
+        if missing:
+            raise ValueError(f"config stats.path: precomputed statistics for model {model!r} missing in {folder}: "
+                             f"{', '.join(missing)} (needed for layers {stats_layers(model)} of methods "
+                             f"{', '.join(METHODS_CFG)}); unset stats.path to compute them")
+
+
+_check_precomputed_stats()
 
 
 def all_outputs():

@@ -8,8 +8,9 @@ rule model:
         "logs/model/{model}.log",
     benchmark:
         "benchmarks/rules/model/{model}.tsv"
+    threads: 1
     resources:
-        **rule_resources("cpu_rules"),
+        **rule_resources("cpu_rules", "model"),
     conda:
         "../envs/seqedit.yaml"
     shell:
@@ -26,6 +27,9 @@ rule download_data:
         "logs/download_data/{dataset}.log",
     benchmark:
         "benchmarks/rules/download_data/{dataset}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "download_data"),
     conda:
         "../envs/seqedit.yaml"
     shell:
@@ -44,6 +48,9 @@ rule prepare_data:
         "logs/prepare_data/{dataset}.log",
     benchmark:
         "benchmarks/rules/prepare_data/{dataset}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "prepare_data"),
     conda:
         "../envs/seqedit.yaml"
     shell:
@@ -61,6 +68,9 @@ rule corpus:
         "logs/corpus/{corpus}.log",
     benchmark:
         "benchmarks/rules/corpus/{corpus}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "corpus"),
     conda:
         "../envs/seqedit.yaml"
     shell:

@@ -2,9 +2,10 @@ def edit_inputs(w):
     inputs = {
         "model": f"resources/models/{w.model}",
         "requests": f"results/data/{w.dataset}.jsonl",
-        "stats": stats_dir(w.model),
         "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
     }
+    if get_method(w.method).stats_layers(hparams(w.method, w.model)):
+        inputs["stats"] = stats_dir(w.model)
     prev = previous_step(w.step, w.dataset)
     if prev is not None:
         inputs["previous"] = ckpt(w.model, w.dataset, w.method, prev)
@@ -21,6 +22,9 @@ rule edit:
     params:
         resume=lambda w, input: f"--resume {input.previous}" if "previous" in input.keys() else "",
         dtype=lambda w: model_dtype(w.model),
+        immediate="" if (config.get("evaluation", {}) or {}).get("immediate_during_edit", True)
+        else "--no-immediate-eval",
+        stats=lambda w, input: f"--stats-dir {input.stats}" if "stats" in input.keys() else "",
     wildcard_constraints:
         step=r"\d+",
     threads: THREADS["edit"]
@@ -29,12 +33,12 @@ rule edit:
     benchmark:
         "benchmarks/rules/edit/{model}/{dataset}/{method}/step_{step}.tsv"
     resources:
-        **rule_resources("gpu_rules"),
+        **rule_resources("gpu_rules", "edit"),
     conda:
         "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} {SEQEDIT} edit --model-dir {input.model} --model-name {wildcards.model} "
         "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "
-        "--hparams-file {input.hparams} --hparams-set {HPARAMS_SET} --stats-dir {input.stats} "
+        "--hparams-file {input.hparams} --hparams-set {HPARAMS_SET} {params.stats} "
         "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "
-        "--device {DEVICE} --seed {SEED} > {log} 2>&1"
+        "--device {DEVICE} --seed {SEED} {params.immediate} > {log} 2>&1"

@@ -1,5 +1,30 @@
+def _edit_metrics_args():
+    """`evaluation:` config as `seqedit edit-metrics` options, checked here so that a bad value stops the workflow
+    with the key's name before any job runs."""
+    from seqedit.evaluation.cli import EvalOptions, check_protocol
+
+    ev = config.get("evaluation", {}) or {}
+    flu, mq = ev.get("fluency", {}) or {}, ev.get("mquake", {}) or {}
+    check_protocol(ev.get("protocol", "sequential"))
+    if ev.get("protocol") == "immediate" and not ev.get("immediate_during_edit", True):
+        raise ValueError("config evaluation.protocol: 'immediate' needs the records logged while editing, but "
+                         "evaluation.immediate_during_edit is false")
+    d = EvalOptions()
+    opts = EvalOptions(flu.get("n_prompts", d.fluency_prompts), flu.get("max_new_tokens", d.fluency_tokens),
+                       mq.get("max_new_tokens", d.mquake_tokens), mq.get("n_fewshot", d.mquake_fewshot),
+                       mq.get("match", d.mquake_match), SEED)
+    opts.check()
+    return (f"--protocol {ev.get('protocol', 'sequential')} --fluency-prompts {opts.fluency_prompts} "
+            f"--fluency-tokens {opts.fluency_tokens} --mquake-tokens {opts.mquake_tokens} "
+            f"--mquake-fewshot {opts.mquake_fewshot} --mquake-match {opts.mquake_match} --seed {opts.seed}")
+
+
+EDIT_METRICS_ARGS = _edit_metrics_args()
+
+
 rule edit_metrics:
-    """Efficacy / Paraphrase / Specificity after k edits (sequential protocol: all first k requests)."""
+    """Edit metrics after k edits: Efficacy / Paraphrase / Specificity in both protocols (`evaluation.protocol`
+    picks the top-level one), ROME's CounterFact metrics and fluency, MQuAKE multi-/single-hop accuracy."""
     input:
         model="resources/models/{model}",
         requests="results/data/{dataset}.jsonl",
@@ -8,7 +33,7 @@ rule edit_metrics:
     output:
         "results/metrics/{model}/{dataset}/{method}/step_{step}.json",
     params:
-        protocol=config.get("evaluation", {}).get("protocol", "sequential"),
+        evaluation=EDIT_METRICS_ARGS,
         dtype=lambda w: model_dtype(w.model),
     threads: THREADS["edit"]
     log:
@@ -16,12 +41,12 @@ rule edit_metrics:
     benchmark:
         "benchmarks/rules/edit_metrics/{model}/{dataset}/{method}/step_{step}.tsv"
     resources:
-        **rule_resources("gpu_rules"),
+        **rule_resources("gpu_rules", "edit_metrics"),
     conda:
         "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} {SEQEDIT} edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
-        "--requests {input.requests} --protocol {params.protocol} --dtype {params.dtype} --device {DEVICE} "
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {DEVICE} "
         "--out {output} > {log} 2>&1"
 
 
@@ -45,7 +70,7 @@ rule downstream_base:
     benchmark:
         "benchmarks/rules/downstream/{model}/base.tsv"
     resources:
-        **rule_resources("gpu_rules"),
+        **rule_resources("gpu_rules", "downstream_base"),
     conda:
         "../envs/seqedit.yaml"
     shell:
@@ -73,7 +98,7 @@ rule downstream:
     benchmark:
         "benchmarks/rules/downstream/{model}/{dataset}/{method}/step_{step}.tsv"
     resources:
-        **rule_resources("gpu_rules"),
+        **rule_resources("gpu_rules", "downstream"),
     conda:
         "../envs/seqedit.yaml"
     shell:

@@ -8,6 +8,9 @@ rule norms:
         "logs/norms/{model}/{dataset}/{method}.log",
     benchmark:
         "benchmarks/rules/norms/{model}/{dataset}/{method}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "norms"),
     conda:
         "../envs/seqedit.yaml"
     shell:

@@ -1,10 +1,16 @@
+from seqedit.report import FIGURE_FORMATS, TABLE_FORMATS
+
+
 def report_inputs(model):
+    """Every result file of one model: norms, metrics and downstream of each configured (dataset, method) run
+    (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike)."""
     runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
     return {
         "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)
+           if DATASETS_CFG[d].get("downstream", True)],
     }
 
 
@@ -13,7 +19,8 @@ def _captioned(paths, name_of):
 
 
 rule report_figures_tables:
-    """The paper's figures (Fig. 2/5/6/8 analogues) and tables (Table 2/4 analogues) for one model."""
+    """The paper's figures (Fig. 2, 5a, 5b/c, 6, 8) and tables (Table 2, 3, 4) for one model; the names come from
+    seqedit.report.FIGURES / TABLES, each with its caption in rules/captions/{name}.rst."""
     input:
         unpack(lambda w: report_inputs(w.model)),
     output:
@@ -22,13 +29,15 @@ rule report_figures_tables:
                    subcategory="figures")
             for name in FIGURES
         ],
-        figures_pdf=[f"results/figures/{{model}}/{name}.pdf" for name in FIGURES],
+        figures_other=[f"results/figures/{{model}}/{name}.{ext}" for name in FIGURES for ext in FIGURE_FORMATS
+                       if ext != "png"],
         tables=[
             report(f"results/tables/{{model}}/{name}.md", caption=f"captions/{name}.rst", category="{model}",
                    subcategory="tables")
             for name in TABLES
         ],
-        tables_other=[f"results/tables/{{model}}/{name}.{ext}" for name in TABLES for ext in ("csv", "provenance.json")],
+        tables_other=[f"results/tables/{{model}}/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS
+                      if ext != "md"],
     params:
         methods=" ".join(METHODS_CFG),
         datasets=" ".join(DATASETS_CFG),
@@ -38,6 +47,9 @@ rule report_figures_tables:
         "logs/report/{model}.log",
     benchmark:
         "benchmarks/rules/report/{model}.tsv"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "report_figures_tables"),
     conda:
         "../envs/seqedit.yaml"
     shell:

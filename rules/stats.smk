@@ -2,7 +2,7 @@ rule layer_stats:
     """Second moment of each edited layer's MLP-output-projection input, all layers in one pass."""
     input:
         model="resources/models/{model}",
-        corpus=lambda w: config["stats"].get("path") or f"resources/corpus/{config['stats']['corpus']}.jsonl",
+        corpus=f"resources/corpus/{config['stats']['corpus']}.jsonl",
     output:
         directory("results/stats/{model}/{stats_key}"),
     params:
@@ -10,14 +10,14 @@ rule layer_stats:
         n_tokens=config["stats"]["n_tokens"],
         max_length=config["stats"].get("max_length", 512),
         dtype=config["stats"].get("dtype", "float32"),
-        model_dtype=lambda w: model_dtype(w.model),
+        model_dtype=lambda w: stats_forward_dtype(w.model),
     threads: THREADS["stats"]
     log:
         "logs/layer_stats/{model}/{stats_key}.log",
     benchmark:
         "benchmarks/rules/layer_stats/{model}/{stats_key}.tsv"
     resources:
-        **rule_resources("gpu_rules"),
+        **rule_resources("gpu_rules", "layer_stats"),
     conda:
         "../envs/seqedit.yaml"
     shell:
