@@ -1,29 +1,104 @@
-"""Speed benchmark on the real SmolLM2-135M (prints a table; not a test).
+"""Speed and memory of every editing method on the real SmolLM2-135M (prints a table; not a test).
 
-    python benchmarks/bench_edit.py --model-dir resources/models/smollm2-135m --requests results/data/counterfact.jsonl \
-        --stats-dir results/stats/smollm2-135m/wikitext2-test-100000tok-float32 [--corpus resources/corpus/wikitext2-test.jsonl]
+    python benchmarks/bench_edit.py --model-dir resources/models/smollm2-135m \
+        --requests results/data/counterfact.jsonl --stats-dir results/stats/smollm2-135m/<key> [--corpus ...]
 
-- seconds per edit (median over --n edits) for ROME, MEMIT and D4S with the `reference` hyperparameters
-  (25 value-optimisation steps, MEMIT/D4S on five layers), fp32;
-- D4S: seconds of edit 1 and edit --d4s-n (its cost must not grow with the number of edits);
-- layer statistics: --stats-tokens tokens for the five MEMIT layers in one pass (with --corpus).
+Each method runs in its own process (so peak memory is its own): the same --n requests edited in sequence with
+the `tuned` hyperparameters (--hparams-set), fp32, --threads threads. Printed per method: median seconds per
+edit, first and last edit, mean value-optimisation steps, peak resident memory of the process, and the bytes of
+one saved checkpoint next to the bytes of the edited tensors plus the method's own state (what a checkpoint must
+hold, no more). D4S also runs --d4s-n edits: its cost per edit must stay flat (edit 1 vs edit --d4s-n; the solve
+is timed separately because the value optimisation's step count varies per request).
+With --corpus: layer statistics of --stats-tokens tokens for layers 4-8 in one pass, in fp32 and in bf16.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from seqedit.editing import SequentialEditor, read_requests
-from seqedit.methods.base import load_hparams
-from seqedit.models.loading import load_model_and_tokenizer
-from seqedit.models.registry import get_model_spec
-from seqedit.stats import collect_second_moments, iter_documents
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MODEL, cpu_model, hparams, load  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+from seqedit.checkpoints import WEIGHT_PREFIX  # noqa: E402
+from seqedit.editing import SequentialEditor, read_requests  # noqa: E402
+from seqedit.methods import method_names  # noqa: E402
+
+
+def tensor_bytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def run_one(a) -> dict:
+    """Child process: edit with one method, report timings, peak memory and checkpoint size as JSON."""
+    torch.set_num_threads(a.threads)
+    requests = read_requests(a.requests)
+    model, tok, _ = load(a.model_dir)
+    n = a.d4s_n if a.only == "d4s" else a.n
+    ed = SequentialEditor(model, tok, MODEL, a.only, hparams(a.only, a.hparams_set), a.stats_dir)
+    solve_seconds = []
+    if a.only == "d4s":
+        solve = ed.method.solve
+
+        def timed_solve(*args, **kw):
+            t0 = time.perf_counter()
+            out = solve(*args, **kw)
+            solve_seconds.append(time.perf_counter() - t0)
+            return out
+
+        ed.method.solve = timed_solve
+    ed.run([requests[i % len(requests)] for i in range(n)], progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "step.safetensors"
+        ed.checkpoint(path, "bench", a.hparams_set)
+        ckpt_bytes = path.stat().st_size
+    params = dict(model.named_parameters())
+    edited = tensor_bytes(params[p] for p in ed.params) if ed.method.edits_weights else 0
+    state = tensor_bytes(ed.method.state_dict().values())
+    secs = [r["seconds"] for r in ed.log]
+    steps = [r.get("z_steps") or 0 for r in ed.log]
+    per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
+    return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
+            "steps": statistics.mean(steps), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "ckpt_mb": ckpt_bytes / 2**20, "edited_mb": edited / 2**20, "state_mb": state / 2**20,
+            "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
+            "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None}
+
+
+def stats_bench(a) -> list[str]:
+    from seqedit.models.loading import load_model_and_tokenizer
+    from seqedit.models.registry import get_model_spec
+    from seqedit.stats import collect_second_moments, iter_documents
+
+    torch.set_num_threads(a.threads)
+    arch = get_model_spec(MODEL).architecture
+    lines, moments = [], {}
+    for dtype in ("float32", "bfloat16"):
+        model, tok = load_model_and_tokenizer(a.model_dir, dtype, "cpu")
+        t0 = time.perf_counter()
+        moments[dtype], count, _ = collect_second_moments(model, tok, arch, [4, 5, 6, 7, 8], iter_documents(a.corpus),
+                                                          a.stats_tokens, 512, progress=False)
+        lines.append(f"layer stats, forward in {dtype}: {count} tokens, layers 4-8 in one pass: "
+                     f"{time.perf_counter() - t0:.1f} s")
+    from seqedit.methods.base import StatsLoader
+
+    given = StatsLoader(a.stats_dir)  # for scale: another sample size of the same corpus, fp32 forward
+    for layer in (4, 8):
+        f32, b16 = moments["float32"][layer], moments["bfloat16"][layer]
+        other = given.mom2(layer).to(f32.dtype)
+        lines.append(f"  layer {layer}: ||C_bf16 - C_fp32|| / ||C_fp32|| = {((b16 - f32).norm() / f32.norm()).item():.4f}"
+                     f"; against --stats-dir's C (other sample size, fp32): "
+                     f"{((other - f32).norm() / f32.norm()).item():.4f}")
+    return lines
 
 
 def main():
@@ -31,50 +106,40 @@ def main():
     p.add_argument("--model-dir", required=True)
     p.add_argument("--requests", required=True)
     p.add_argument("--stats-dir", required=True)
+    p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
     p.add_argument("--corpus", default=None)
     p.add_argument("--n", type=int, default=20)
-    p.add_argument("--d4s-n", type=int, default=50)
+    p.add_argument("--d4s-n", type=int, default=200)
     p.add_argument("--stats-tokens", type=int, default=300_000)
-    p.add_argument("--hparams-set", default="reference")
+    p.add_argument("--hparams-set", default="tuned")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    requests = read_requests(a.requests)
-    model, tok = load_model_and_tokenizer(a.model_dir, "float32", "cpu")
-    base = {n: t.detach().clone() for n, t in model.named_parameters() if "mlp.down_proj" in n}
+    if a.only:
+        print(json.dumps(run_one(a)))
+        return
     rows = []
-    for method in ("rome", "memit", "d4s"):
-        n = a.d4s_n if method == "d4s" else a.n
-        hp = load_hparams(ROOT / "config" / "hparams" / f"{method}.yaml", "smollm2-135m", a.hparams_set)
-        ed = SequentialEditor(model, tok, "smollm2-135m", method, hp, a.stats_dir)
-        ed.run([requests[i % len(requests)] for i in range(n)], progress=False)
-        secs = [r["seconds"] for r in ed.log]
-        steps = [r.get("z_steps") for r in ed.log]
-        rows.append((method, statistics.median(secs[: a.n]), secs[0], secs[-1], len(secs), statistics.mean(steps)))
-        with torch.no_grad():
-            params = dict(model.named_parameters())
-            for name, t in base.items():
-                params[name].copy_(t)
-    print(f"threads={torch.get_num_threads()} hparams={a.hparams_set} cpu={_cpu()}")
-    print(f"{'method':<8}{'median s/edit':>15}{'edit 1 s':>10}{'last edit s':>13}{'edits':>7}{'mean z steps':>14}")
-    for method, med, first, last, n, st in rows:
-        print(f"{method:<8}{med:>15.2f}{first:>10.2f}{last:>13.2f}{n:>7}{st:>14.1f}")
+    for method in a.methods or method_names():
+        argv = [sys.executable, __file__, *sys.argv[1:], "--only", method]
+        out = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        if out.returncode != 0:
+            print(f"{method}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"... {method} done", file=sys.stderr, flush=True)
+    print(f"threads={a.threads} hparams={a.hparams_set} cpu={cpu_model()} torch={torch.__version__}")
+    print(f"| method | median s/edit | edit 1 s | last edit s | edits | mean z steps | peak RSS MB | "
+          f"checkpoint MB | edited tensors MB | method state MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['method']} | {r['median']:.2f} | {r['first']:.2f} | {r['last']:.2f} | {r['n']} | {r['steps']:.1f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['ckpt_mb']:.3f} | {r['edited_mb']:.3f} | {r['state_mb']:.3f} |")
+    for r in rows:
+        if r["solve_first"] is not None:
+            print(f"{r['method']}: closed-form solve over all layers at edit 1 {r['solve_first']:.3f} s, "
+                  f"at edit {r['n']} {r['solve_last']:.3f} s")
     if a.corpus:
-        arch = get_model_spec("smollm2-135m").architecture
-        t0 = time.perf_counter()
-        _, count, _ = collect_second_moments(model, tok, arch, [4, 5, 6, 7, 8], iter_documents(a.corpus),
-                                             a.stats_tokens, 512, progress=False)
-        print(f"layer stats: {count} tokens, layers 4-8 in one pass: {time.perf_counter() - t0:.1f} s")
-
-
-def _cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+        print("\n".join(stats_bench(a)))
 
 
 if __name__ == "__main__":

@@ -10,16 +10,14 @@ leaves most edits failing. Prints one row per (method, lambda): efficacy, paraph
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MODEL, hparams, load, restore  # noqa: E402
 
-from seqedit.editing import SequentialEditor, read_requests
-from seqedit.evaluation import metrics as M
-from seqedit.methods.base import load_hparams
-from seqedit.models.loading import load_model_and_tokenizer
-
-ROOT = Path(__file__).resolve().parents[1]
+from seqedit.editing import SequentialEditor, read_requests  # noqa: E402
+from seqedit.evaluation import metrics as M  # noqa: E402
 
 
 def main():
@@ -32,16 +30,14 @@ def main():
     p.add_argument("--lambdas", nargs="+", type=float, default=[15000, 5000, 1500, 500])
     a = p.parse_args()
     reqs = read_requests(a.requests)[: a.n]
-    model, tok = load_model_and_tokenizer(a.model_dir, "float32", "cpu")
-    base = {n: t.detach().clone() for n, t in model.named_parameters() if "mlp.down_proj" in n}
+    model, tok, base = load(a.model_dir)
     loc_owner, loc_p, loc_a = M.locality_pairs(reqs)
     before = M.argmax_at_targets(model, tok, loc_p, loc_a)
     print(f"{'method':<7}{'lambda':>9}{'eff':>7}{'par':>7}{'spe':>7}{'z_prob_last':>13}")
     for method in a.methods:
         for lam in a.lambdas:
-            hp = load_hparams(ROOT / "config" / "hparams" / f"{method}.yaml", "smollm2-135m", "reference")
-            hp["mom2_update_weight"] = lam
-            ed = SequentialEditor(model, tok, "smollm2-135m", method, hp, a.stats_dir)
+            hp = hparams(method, "reference", mom2_update_weight=lam)
+            ed = SequentialEditor(model, tok, MODEL, method, hp, a.stats_dir)
             ed.run(reqs, progress=False)
             eff = M.mean(M.token_accuracy(model, tok, [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]))
             po, pp, pt = M.paraphrase_pairs(reqs)
@@ -49,10 +45,7 @@ def main():
             spe = M.mean(M.agreement(before, M.argmax_at_targets(model, tok, loc_p, loc_a)))
             zp = sum(r["z_prob_last"] for r in ed.log) / len(ed.log)
             print(f"{method:<7}{lam:>9g}{eff:>7.3f}{par:>7.3f}{spe:>7.3f}{zp:>13.3f}", flush=True)
-            with torch.no_grad():
-                params = dict(model.named_parameters())
-                for name, t in base.items():
-                    params[name].copy_(t)
+            restore(model, base)
 
 
 if __name__ == "__main__":

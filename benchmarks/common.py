@@ -1,0 +1,42 @@
+"""What the benchmark scripts share: the SmolLM2 set-up and putting the edited weights back between runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from seqedit.methods.base import load_hparams
+from seqedit.models.loading import load_model_and_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "smollm2-135m"
+
+
+def hparams(method: str, hparams_set: str, **overrides) -> dict:
+    hp = load_hparams(ROOT / "config" / "hparams" / f"{method}.yaml", MODEL, hparams_set)
+    hp.update(overrides)
+    return hp
+
+
+def load(model_dir: str, dtype: str = "float32"):
+    """Model, tokenizer and a copy of every parameter (to undo any method's edits)."""
+    model, tok = load_model_and_tokenizer(model_dir, dtype, "cpu")
+    return model, tok, {n: t.detach().clone() for n, t in model.named_parameters()}
+
+
+def restore(model, base: dict) -> None:
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        for name, t in base.items():
+            if not torch.equal(params[name], t):
+                params[name].copy_(t)
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
