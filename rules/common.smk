@@ -35,9 +35,15 @@ def _check_config():
     for model in config["models"]:
         if model not in MODELS and not config["models"][model].get("path"):
             raise ValueError(f"config models: unknown model {model!r}; known: {', '.join(sorted(MODELS))}")
-    for dataset in config["datasets"]:
-        if dataset not in DATASETS:
-            raise ValueError(f"config datasets: unknown dataset {dataset!r}; known: {', '.join(sorted(DATASETS))}")
+    for dataset, block in config["datasets"].items():
+        source = block.get("dataset", dataset)
+        if source not in DATASETS:
+            where = f"datasets.{dataset}.dataset" if "dataset" in block else "datasets"
+            raise ValueError(f"config {where}: unknown dataset {source!r}; known: {', '.join(sorted(DATASETS))}")
+        for model in block.get("models", []):
+            if model not in config["models"]:
+                raise ValueError(f"config datasets.{dataset}.models: {model!r} is not in config models "
+                                 f"({', '.join(config['models'])})")
     known = available_methods()
     for method in config["methods"]:
         if method not in known:
@@ -152,8 +158,19 @@ def ckpt(model, dataset, method, step):
     return f"results/edits/{model}/{dataset}/{method}/step_{step}.safetensors"
 
 
+def source_dataset(dataset):
+    """Registry dataset behind a config entry: `datasets.<name>.dataset`, else the entry's own name (so one dataset
+    can run twice, e.g. zsRE to 10,000 edits with D4S only beside the main zsRE run)."""
+    return DATASETS_CFG[dataset].get("dataset", dataset)
+
+
+def models_for(dataset):
+    """Models run on one dataset: `datasets.<name>.models`, else every configured model."""
+    return DATASETS_CFG[dataset].get("models", list(MODELS_CFG))
+
+
 def runs():
-    return [(mo, d, me) for mo in MODELS_CFG for d in DATASETS_CFG for me in methods_for(d)]
+    return [(mo, d, me) for d in DATASETS_CFG for mo in models_for(d) for me in methods_for(d)]
 
 
 # which rules take which resource class (config `resources.gpu_rules` / `resources.cpu_rules`)

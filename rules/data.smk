@@ -39,11 +39,12 @@ rule download_data:
 rule prepare_data:
     """Normalise the first N records to the request schema (JSONL)."""
     input:
-        "resources/data/{dataset}.json",
+        lambda w: f"resources/data/{source_dataset(w.dataset)}.json",
     output:
         "results/data/{dataset}.jsonl",
     params:
         n=lambda w: DATASETS_CFG[w.dataset]["n_requests"],
+        source=lambda w: source_dataset(w.dataset),
     log:
         "logs/prepare_data/{dataset}.log",
     benchmark:
@@ -54,7 +55,7 @@ rule prepare_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} prepare-data --dataset {wildcards.dataset} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
+        "{SEQEDIT} prepare-data --dataset {params.source} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
 
 
 rule corpus:

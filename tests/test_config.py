@@ -37,6 +37,10 @@ def test_default_config_builds_the_dag(tmp_path):
     ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [4, 9]}}}, "datasets.zsre.checkpoints"),
     ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [4, 8], "methods": ["pmett"]}}},
      "datasets.zsre.methods: 'pmett'"),
+    ({"datasets": {"zsre_long": {"dataset": "zsrE", "n_requests": 8, "checkpoints": [8]}}},
+     "datasets.zsre_long.dataset: unknown dataset 'zsrE'"),
+    ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [8], "models": ["gpt-j-6b"]}}},
+     "datasets.zsre.models: 'gpt-j-6b'"),
 ])
 def test_bad_config_is_an_error_that_names_it(tmp_path, changes, needle):
     res = dry_run(tmp_path, **changes)
