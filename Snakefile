@@ -6,7 +6,11 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "config.yaml"
+# the embedded default, unless config files are given (`--configfile config/paper.yaml` replaces it instead of
+# being merged into it, so no default model or dataset leaks into the paper's DAG)
+if not workflow.configfiles:
+
+    configfile: "config.yaml"
 
 
 validate(config, "config/schema.yaml")

@@ -74,7 +74,10 @@ def paper():
 
 @pytest.fixture(scope="module")
 def paper_dag(tmp_path_factory):
-    res = dry_run(PAPER, tmp_path_factory.mktemp("paper"))
+    work = tmp_path_factory.mktemp("paper")
+    # the default config beside it, as in the repository: --configfile must replace it, not be merged into it
+    (work / "config.yaml").write_text((ROOT / "config.yaml").read_text())
+    res = dry_run(PAPER, work)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr
 
