@@ -6,6 +6,8 @@ import torch
 from seqedit.methods.base import StatsLoader
 from seqedit.stats import collect_second_moments
 
+EDIT_LAYERS = [4, 5, 6, 7, 8]  # MEMIT's edited layers on SmolLM2 (EasyEdit's llama-7b choice)
+
 REQUESTS = [
     {"id": "0", "subject": "Danielle Darrieux", "prompt": "The mother tongue of Danielle Darrieux is",
      "target_new": "English", "target_true": "French"},

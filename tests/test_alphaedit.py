@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edit_fixtures import make_method, MemoryStats, REQUESTS, next_token_prob, restore, small_stats, snapshot
+from edit_fixtures import make_method, REQUESTS, next_token_prob, restore, snapshot
 from seqedit.methods.alphaedit import null_space_projector
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
@@ -16,29 +16,6 @@ LAYERS = [4, 5, 6, 7, 8]
 
 
 make = make_method
-
-
-@pytest.fixture(scope="module")
-def stats(smollm2):
-    model, tok = smollm2
-    return small_stats(model, tok, ARCH, LAYERS)
-
-
-@pytest.fixture(scope="module")
-def full_rank_stats(stats):
-    """small_stats (one repeated paragraph) has rank ~60: there lambda C is singular and MEMIT too writes only into
-    the unseen directions. Adding 0.01 I (below the threshold 0.02) makes it full rank like real statistics
-    (SmolLM2's wikitext2 second moments have smallest eigenvalues ~2e-3) without changing the preserved subspace."""
-    return MemoryStats({l: stats.mom2(l) + 0.01 * torch.eye(stats.mom2(l).shape[0]) for l in LAYERS})
-
-
-@pytest.fixture()
-def clean_model(smollm2):
-    model, tok = smollm2
-    saved = snapshot(model, [f"{ARCH.mlp_out.format(i)}.weight" for i in range(10)])
-    yield model, tok
-    restore(model, saved)
-    saved.clear()
 
 
 def deltas(method, request):

@@ -23,14 +23,6 @@ def make(method, model, tok, **overrides):
     return get_method(method)(model, tok, ARCH, hp, None, [["{}"]])
 
 
-@pytest.fixture()
-def clean_model(smollm2):
-    model, tok = smollm2
-    saved = snapshot(model, [f"{ARCH.mlp_out.format(i)}.weight" for i in range(N_LAYERS)])
-    yield model, tok
-    restore(model, saved)
-
-
 def last_logits(model, tok, prompt):
     ids = tok(prompt, return_tensors="pt")["input_ids"]
     with torch.no_grad():

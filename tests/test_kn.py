@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from edit_fixtures import REQUESTS, make_method, next_token_prob, restore, snapshot
+from edit_fixtures import REQUESTS, make_method, next_token_prob, snapshot
 from seqedit.checkpoints import load_checkpoint, save_checkpoint
 from seqedit.methods import get_method
 from seqedit.methods.base import load_hparams
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.slow
 ARCH = get_model_spec("smollm2-135m").architecture
 N_LAYERS = 30
 HP_FILE = Path(__file__).resolve().parents[1] / "config" / "hparams" / "kn.yaml"
-
-
-@pytest.fixture()
-def clean_model(smollm2):
-    model, tok = smollm2
-    saved = snapshot(model, [f"{ARCH.mlp_out.format(i)}.weight" for i in range(N_LAYERS)])
-    yield model, tok
-    restore(model, saved)
 
 
 def test_every_model_has_a_complete_reference_block():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edit_fixtures import make_method, REQUESTS, next_token_prob, restore, small_stats, snapshot
+from edit_fixtures import make_method, REQUESTS, next_token_prob, snapshot
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
 
@@ -13,20 +13,6 @@ ARCH = get_model_spec("smollm2-135m").architecture
 
 
 make = make_method
-
-
-@pytest.fixture(scope="module")
-def stats(smollm2):
-    model, tok = smollm2
-    return small_stats(model, tok, ARCH, [4, 5, 6, 7, 8])
-
-
-@pytest.fixture()
-def clean_model(smollm2):
-    model, tok = smollm2
-    saved = snapshot(model, [f"{ARCH.mlp_out.format(i)}.weight" for i in range(10)])
-    yield model, tok
-    restore(model, saved)
 
 
 def argmax_next(model, tok, prompt):

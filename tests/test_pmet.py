@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from edit_fixtures import make_method, MemoryStats, REQUESTS, next_token_prob, restore, small_stats, snapshot
+from edit_fixtures import make_method, REQUESTS, next_token_prob
 from seqedit.methods.pmet import compute_pmet_values
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
@@ -17,26 +17,6 @@ from seqedit.tokens import subject_token_index, to_template
 pytestmark = pytest.mark.slow
 ARCH = get_model_spec("smollm2-135m").architecture
 LAYERS = [4, 5, 6, 7, 8]
-
-
-@pytest.fixture(scope="module")
-def stats(smollm2):
-    model, tok = smollm2
-    return small_stats(model, tok, ARCH, LAYERS)
-
-
-@pytest.fixture(scope="module")
-def full_rank_stats(stats):
-    """small_stats has rank ~60 (one repeated paragraph); + 0.01 I makes the closed form well conditioned."""
-    return MemoryStats({l: stats.mom2(l) + 0.01 * torch.eye(stats.mom2(l).shape[0]) for l in LAYERS})
-
-
-@pytest.fixture()
-def clean_model(smollm2):
-    model, tok = smollm2
-    saved = snapshot(model, [f"{ARCH.mlp_out.format(i)}.weight" for i in range(10)])
-    yield model, tok
-    restore(model, saved)
 
 
 def plain_pmet_values(model, tok, method, request, layer):

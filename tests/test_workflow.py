@@ -11,26 +11,10 @@ import pytest
 import yaml
 
 from seqedit.report import figure_outputs, table_outputs
+from tiny_workflow import DATASETS, METHODS, STEPS, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-METHODS = ["rome", "memit", "d4s"]
-DATASETS = ["counterfact", "zsre"]
-STEPS = [1, 2]
-
-
-def fast_hparams(folder: Path) -> Path:
-    """The tuned SmolLM2 hyperparameters with fewer optimisation steps and short context templates."""
-    from seqedit.methods.base import load_hparams
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for m in METHODS:
-        hp = load_hparams(ROOT / "config" / "hparams" / f"{m}.yaml", "smollm2-135m", "tuned")
-        hp.update(v_num_grad_steps=4, context_template_length_params=[[5, 5]])
-        (folder / f"{m}.yaml").write_text(yaml.safe_dump({"smollm2-135m": {"tuned": hp}}))
-    return folder
-
-
 def snakemake(workdir: Path, config: Path, *extra) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
            "--configfile", str(config), *extra]
@@ -40,19 +24,8 @@ def snakemake(workdir: Path, config: Path, *extra) -> subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, smollm2_dir, data_mirror):
     work = tmp_path_factory.mktemp("run")
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg.update(
-        data_mirror=str(data_mirror),
-        models={"smollm2-135m": {"dtype": "float32", "path": str(smollm2_dir)}},
-        datasets={d: {"n_requests": 3} for d in DATASETS},
-        methods=METHODS,
-        hparams_dir=str(fast_hparams(work / "hparams")),
-        checkpoints=STEPS,
-        stats={"corpus": "wikitext2-test", "n_tokens": 3000, "max_length": 256, "dtype": "float32"},
-        downstream={"batch_size": 8, "tasks": {"winogrande": {"limit": 2, "num_fewshot": 0}}},
-    )
-    config = work / "config.yaml"
-    config.write_text(yaml.safe_dump(cfg))
+    config = tiny_config(work, smollm2_dir, data_mirror)
+    cfg = yaml.safe_load(config.read_text())
     res = snakemake(work, config)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work, config, cfg

@@ -20,13 +20,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CACHE, MIRROR  # noqa: E402  (the same model cache and data mirror as the test suite)
-from test_workflow import DATASETS, METHODS, STEPS, fast_hparams  # noqa: E402
+from tiny_workflow import tiny_config as tiny_workflow_config  # noqa: E402
 
 VOLATILE_KEYS = {"time", "date", "created"}  # and keys naming seconds, timestamps, elapsed times (timings, clocks)
 
@@ -49,24 +48,12 @@ def tiny_config(work: Path) -> Path:
     model_dir = CACHE / "models" / "smollm2-135m"
     if not (model_dir / "config.json").exists():
         prepare_model("smollm2-135m", model_dir)
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    cfg.update(
-        data_mirror=str(MIRROR),
-        models={"smollm2-135m": {"dtype": "float32", "path": str(model_dir)}},
-        datasets={d: {"n_requests": 3} for d in DATASETS},
-        methods=METHODS,
-        hparams_dir=str(fast_hparams(work / "hparams")),
-        checkpoints=STEPS,
-        threads=THREADS,
-        stats={"corpus": "wikitext2-test", "n_tokens": 3000, "max_length": 256, "dtype": "float32"},
-        downstream={"batch_size": 8, "tasks": {"winogrande": {"limit": 2, "num_fewshot": 0}}},
+    return tiny_workflow_config(
+        work, model_dir, MIRROR, threads=THREADS,
         resources={"gpu_rules": {"gpu": 0, "mem_mb": MEM_MB["gpu_rules"], "runtime": 30},
                    "cpu_rules": {"mem_mb": MEM_MB["cpu_rules"], "runtime": 10},
                    "rules": {"layer_stats": {"runtime": LAYER_STATS_RUNTIME}}},
     )
-    path = work / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
 
 
 def snakemake(workdir: Path, config: Path, *extra: str, env: dict | None = None, timeout: int = 2400):

@@ -36,12 +36,12 @@ from dataclasses import dataclass
 import torch
 
 from ..nethooks import capture, get_module, run
-from ..tokens import subject_token_index, to_template
+from ..tokens import to_template
 from .base import register
 from .keys import reprs_at_subject
 from .memit import MEMIT, MEMIT_REQUIRED
 from .upper import UpperForward
-from .value_opt import target_token_ids
+from .value_opt import value_prompts
 
 
 @dataclass
@@ -92,25 +92,9 @@ def compute_pmet_values(model, tok, arch, request: dict, layer: int, context_tem
                         prefix_cache: bool = True) -> PMETValues:
     """EasyEdit's PMET ``compute_zs``: jointly optimised attention and FFN output deltas at ``layer``."""
     device = next(model.parameters()).device
-    subject = request["subject"]
-    template = to_template(request["prompt"], subject)
-    target_ids = target_token_ids(tok, request["target_new"])
-    n_t = len(target_ids)
-    flat = [ctx for group in context_templates for ctx in group]
-    target_prefix = tok.decode(target_ids[:-1])
-    rewriting = [ctx.replace("{}", template) + target_prefix for ctx in flat]
-    all_templates = rewriting + ["{} is a"]
-    texts = [t.replace("{}", subject) for t in all_templates]
-    enc = tok(texts, return_tensors="pt", padding=True).to(device)
-    lookup = [subject_token_index(tok, t, subject, hp.get("fact_token", "subject_last")) for t in all_templates]
-    n_rw = len(rewriting)
-
-    lengths = enc["attention_mask"].sum(1).tolist()
-    rows = torch.tensor([i for i in range(n_rw) for _ in range(n_t)], device=device)
-    cols = torch.tensor([lengths[i] - n_t + j for i in range(n_rw) for j in range(n_t)], device=device)
-    tgt = torch.tensor(list(target_ids) * n_rw, device=device)
-    look_rows = torch.arange(len(texts), device=device)
-    look_cols = torch.tensor(lookup, device=device)
+    vp = value_prompts(tok, request, context_templates, hp, device)
+    enc, lookup, n_rw, n_t = vp.enc, vp.lookup, vp.n_rw, vp.n_t
+    rows, cols, tgt, look_rows, look_cols = vp.rows, vp.cols, vp.tgt, vp.look_rows, vp.look_cols
 
     block = arch.layer.format(layer)
     attn_name, mlp_name = arch.attn_out.format(layer), arch.mlp_out.format(layer)

@@ -40,9 +40,23 @@ def target_token_ids(tok, target_new: str) -> list[int]:
     return ids
 
 
-def compute_value(model, tok, arch, request: dict, layer: int, context_templates, hp: dict,
-                  init_site: str = "layer", prefix_cache: bool = True) -> ValueResult:
-    device = next(model.parameters()).device
+@dataclass
+class ValuePrompts:
+    """The batch every value optimisation runs: the edit prompt in each context template, teacher-forced with the
+    target's first tokens, plus the KL prompt ``"{subject} is a"`` (last row)."""
+
+    enc: dict  # tokenised batch (right padded)
+    lookup: list[int]  # subject token per row
+    n_rw: int  # rewriting rows (the KL row follows them)
+    n_t: int  # target tokens
+    rows: torch.Tensor  # (row, column) of every logit that predicts a target token, and that token
+    cols: torch.Tensor
+    tgt: torch.Tensor
+    look_rows: torch.Tensor  # (row, subject column) of every row
+    look_cols: torch.Tensor
+
+
+def value_prompts(tok, request: dict, context_templates, hp: dict, device) -> ValuePrompts:
     subject = request["subject"]
     template = to_template(request["prompt"], subject)
     target_ids = target_token_ids(tok, request["target_new"])
@@ -50,26 +64,26 @@ def compute_value(model, tok, arch, request: dict, layer: int, context_templates
     flat = [ctx for group in context_templates for ctx in group]
     target_prefix = tok.decode(target_ids[:-1])
     rewriting = [ctx.replace("{}", template) + target_prefix for ctx in flat]
-    kl_prompts = ["{} is a"]
-    all_templates = rewriting + kl_prompts
+    all_templates = rewriting + ["{} is a"]
     texts = [t.replace("{}", subject) for t in all_templates]
     enc = tok(texts, return_tensors="pt", padding=True).to(device)
     lookup = [subject_token_index(tok, t, subject, hp.get("fact_token", "subject_last")) for t in all_templates]
     n_rw = len(rewriting)
-
     # positions whose logits predict the target tokens (teacher forcing on prompt + target[:-1])
     lengths = enc["attention_mask"].sum(1).tolist()
-    rows, cols, tgt = [], [], []
-    for i in range(n_rw):
-        for j in range(n_t):
-            rows.append(i)
-            cols.append(lengths[i] - n_t + j)
-            tgt.append(target_ids[j])
-    rows_t = torch.tensor(rows, device=device)
-    cols_t = torch.tensor(cols, device=device)
-    tgt_t = torch.tensor(tgt, device=device)
-    look_rows = torch.arange(len(texts), device=device)
-    look_cols = torch.tensor(lookup, device=device)
+    rows = [i for i in range(n_rw) for _ in range(n_t)]
+    cols = [lengths[i] - n_t + j for i in range(n_rw) for j in range(n_t)]
+    return ValuePrompts(enc, lookup, n_rw, n_t, torch.tensor(rows, device=device), torch.tensor(cols, device=device),
+                        torch.tensor(list(target_ids) * n_rw, device=device),
+                        torch.arange(len(texts), device=device), torch.tensor(lookup, device=device))
+
+
+def compute_value(model, tok, arch, request: dict, layer: int, context_templates, hp: dict,
+                  init_site: str = "layer", prefix_cache: bool = True) -> ValueResult:
+    device = next(model.parameters()).device
+    vp = value_prompts(tok, request, context_templates, hp, device)
+    enc, lookup, n_rw, n_t = vp.enc, vp.lookup, vp.n_rw, vp.n_t
+    rows_t, cols_t, tgt_t, look_rows, look_cols = vp.rows, vp.cols, vp.tgt, vp.look_rows, vp.look_cols
 
     layer_name = arch.layer.format(layer)
     init_name = arch.mlp.format(layer) if init_site == "mlp" else layer_name
@@ -92,7 +106,7 @@ def compute_value(model, tok, arch, request: dict, layer: int, context_templates
     it = 0
     for it in range(steps):
         opt.zero_grad()
-        hidden = h_layer.index_put((look_rows, look_cols), delta.unsqueeze(0).expand(len(texts), -1),
+        hidden = h_layer.index_put((look_rows, look_cols), delta.unsqueeze(0).expand(len(lookup), -1),
                                    accumulate=True)
         final = upper.final_at(hidden, torch.cat([rows_t, look_rows[n_rw:]]), torch.cat([cols_t, look_cols[n_rw:]]))
         final_rw, final_kl = final[: len(rows)], final[len(rows):]
