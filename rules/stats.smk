@@ -12,6 +12,7 @@ rule layer_stats:
         dtype=config["stats"].get("dtype", "float32"),
         model_dtype=lambda w: stats_forward_dtype(w.model),
     threads: THREADS["stats"]
+    priority: 50  # most edit jobs wait for it; without a priority the 2-thread job starves behind 1-thread jobs
     log:
         "logs/layer_stats/{model}/{stats_key}.log",
     benchmark:
