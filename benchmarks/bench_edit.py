@@ -29,7 +29,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import MODEL, cpu_model, hparams, load  # noqa: E402
 
-from seqedit.checkpoints import WEIGHT_PREFIX  # noqa: E402
 from seqedit.editing import SequentialEditor, read_requests  # noqa: E402
 from seqedit.methods import method_names  # noqa: E402
 
@@ -128,8 +127,8 @@ def main():
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"... {method} done", file=sys.stderr, flush=True)
     print(f"threads={a.threads} hparams={a.hparams_set} cpu={cpu_model()} torch={torch.__version__}")
-    print(f"| method | median s/edit | edit 1 s | last edit s | edits | mean z steps | peak RSS MB | "
-          f"checkpoint MB | edited tensors MB | method state MB |")
+    print("| method | median s/edit | edit 1 s | last edit s | edits | mean z steps | peak RSS MB | "
+          "checkpoint MB | edited tensors MB | method state MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['method']} | {r['median']:.2f} | {r['first']:.2f} | {r['last']:.2f} | {r['n']} | {r['steps']:.1f} | "

@@ -109,7 +109,7 @@ def compute_value(model, tok, arch, request: dict, layer: int, context_templates
         hidden = h_layer.index_put((look_rows, look_cols), delta.unsqueeze(0).expand(len(lookup), -1),
                                    accumulate=True)
         final = upper.final_at(hidden, torch.cat([rows_t, look_rows[n_rw:]]), torch.cat([cols_t, look_cols[n_rw:]]))
-        final_rw, final_kl = final[: len(rows)], final[len(rows):]
+        final_rw, final_kl = final[: len(rows_t)], final[len(rows_t):]
         logp = torch.log_softmax(lm_head(final_rw).float(), dim=-1)
         tok_logp = logp.gather(1, tgt_t.unsqueeze(1)).view(n_rw, n_t)
         nll_each = -tok_logp.sum(1) / n_t
