@@ -68,3 +68,27 @@ def generate_context_templates(model, tok, length_params, seed: int = 0) -> list
                 group.append(text.replace("{", " ").replace("}", " ") + ". {}")
         groups.append(group)
     return groups
+
+
+def prompt_target_ids(tok, prompt: str, target: str) -> tuple[list[int], int]:
+    """EasyEdit's evaluation tokenisation: ``prompt + " " + target`` tokenised as one text.
+
+    Returns ``(ids, n_prompt)``: ``ids[n_prompt:]`` are the target's tokens, predicted by the logits at positions
+    ``n_prompt - 1 .. len(ids) - 2``. ``n_prompt`` is the length of the prompt tokenised alone (EasyEdit's
+    ``num_prompt_toks``) when those ids are a prefix of the joint ids, as they are for SentencePiece and byte-level
+    BPE unless the prompt's end merges with the target; then only the common prefix counts as the prompt.
+
+    Tokenising ``" " + target`` on its own, as this module did before, gives a SentencePiece tokenizer (Llama-2)
+    a bare "▁" piece (id 29871 in Llama-2) that the joint text does not have: one extra, spurious scored position.
+    A bare "▁" that the joint text itself produces (Llama-2 before digits, or before a word with no "▁"-prefixed
+    piece) is the separating space's token and is scored, as EasyEdit scores it.
+    """
+    sep = "" if target.startswith(" ") else " "
+    ids = list(tok(prompt + sep + target)["input_ids"])
+    p_ids = list(tok(prompt)["input_ids"])
+    n = len(p_ids)
+    if ids[:n] != p_ids:
+        n = next(i for i, (a, b) in enumerate(zip(ids, p_ids)) if a != b)
+    if n >= len(ids) or n == 0:
+        raise ValueError(f"target {target!r} leaves no target token after prompt {prompt!r}")
+    return ids, n

@@ -1,8 +1,12 @@
 """CounterFact metrics as ROME defines them (kmeng01/rome, ``experiments/py/eval_utils_counterfact.py`` and
 ``experiments/summarize.py``).
 
-Probabilities: for a prompt, ``nll(x)`` is the mean negative log-probability per token of ``" " + x`` after the
-prompt (teacher forcing). Per request and prompt kind, averaged over the request's prompts, then over requests:
+Probabilities: for a prompt, ``nll(x)`` is the mean negative log-probability per token of ``x`` after the
+prompt (teacher forcing). ROME's ``test_batch_prediction`` feeds ``prompt + " " + x`` tokenised jointly, the
+prompt's length from the prompt alone, but the target's length from ``" " + x`` alone: equal for GPT-2/GPT-J's
+byte-level BPE (ROME's models), one too many on SentencePiece (Llama-2's bare "▁"). We score every joint token
+after the prompt (:func:`seqedit.tokens.prompt_target_ids`), which is ROME's metric wherever ROME's is well
+defined. Per request and prompt kind, averaged over the request's prompts, then over requests:
 
 - efficacy (rewrite prompt) and paraphrase: success = ``nll(new) < nll(true)`` (P(new) > P(true)),
   magnitude = ``exp(-nll(new)) - exp(-nll(true))``;
@@ -35,8 +39,9 @@ _WORD_TOKENIZER = None
 
 # ------------------------------------------------------------------------------------------------- probabilities
 def target_nll(model, tok, prompts: list[str], targets: list[str]) -> list[float]:
-    """Mean negative log-probability per token of ``" " + target`` after each prompt (teacher forcing)."""
-    return [nll for _, nll in score_targets(model, tok, prompts, targets)]
+    """Mean negative log-probability per target token after each prompt (teacher forcing on
+    ``prompt + " " + target`` tokenised jointly, :func:`seqedit.tokens.prompt_target_ids`)."""
+    return [nll for _, _, nll in score_targets(model, tok, prompts, targets)]
 
 
 def success_and_magnitude(nll_wanted: float, nll_other: float) -> tuple[float, float]:

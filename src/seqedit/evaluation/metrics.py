@@ -1,46 +1,49 @@
 """Edit metrics as EasyEdit defines them (the definition the paper's code uses).
 
-Efficacy / Paraphrase: teacher-forced token accuracy of ``" " + target_new`` after the edit (or rephrased)
-prompt: the share of target tokens that are the argmax prediction given the prompt and the previous target
-tokens. Specificity: on each locality prompt, teacher-forced with its answer, the share of positions where the
-edited model's argmax token equals the unedited model's.
+Efficacy / Paraphrase: teacher-forced token accuracy of the target after the edit (or rephrased) prompt, with
+``prompt + " " + target_new`` tokenised jointly as EasyEdit's ``test_prediction_acc`` does
+(:func:`seqedit.tokens.prompt_target_ids`): the share of target tokens that are the argmax prediction given the
+prompt and the previous target tokens. Specificity: on each locality prompt, teacher-forced with its answer
+(tokenised the same way), the share of positions where the edited model's argmax token equals the unedited
+model's.
 """
 from __future__ import annotations
 
 import torch
 
-from ..methods.value_opt import target_token_ids
+from ..tokens import prompt_target_ids
 
 
 @torch.no_grad()
 def score_targets(model, tok, prompts: list[str], targets: list[str],
-                  batch_size: int = 16) -> list[tuple[list[int], float]]:
-    """For each (prompt, target), teacher-forced on ``prompt + " " + target``: the argmax predictions at the
-    positions that predict the target's tokens, and the mean negative log-probability per target token."""
+                  batch_size: int = 16) -> list[tuple[list[int], list[int], float]]:
+    """For each (prompt, target), teacher-forced on ``prompt + " " + target`` tokenised jointly: the argmax
+    predictions at the positions that predict the target's tokens, those tokens (the labels), and the mean
+    negative log-probability per target token."""
     device = next(model.parameters()).device
-    out: list[tuple[list[int], float]] = []
+    out: list[tuple[list[int], list[int], float]] = []
     for start in range(0, len(prompts), batch_size):
         ps, ts = prompts[start:start + batch_size], targets[start:start + batch_size]
-        p_ids = [tok(p)["input_ids"] for p in ps]
-        t_ids = [target_token_ids(tok, t) for t in ts]
-        seqs = [a + b for a, b in zip(p_ids, t_ids)]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), tok.pad_token_id, dtype=torch.long)
+        joint = [prompt_target_ids(tok, p, t) for p, t in zip(ps, ts)]
+        width = max(len(s) for s, _ in joint)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        ids = torch.full((len(joint), width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for i, s in enumerate(seqs):
+        for i, (s, _) in enumerate(joint):
             ids[i, : len(s)] = torch.tensor(s)
             mask[i, : len(s)] = 1
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        for i, (a, b) in enumerate(zip(p_ids, t_ids)):
-            rows = logits[i, len(a) - 1: len(a) - 1 + len(b)].float()
-            nll = -torch.log_softmax(rows, -1).gather(1, torch.tensor(b, device=rows.device).unsqueeze(1)).mean()
-            out.append((rows.argmax(-1).cpu().tolist(), nll.item()))
+        for i, (s, n) in enumerate(joint):
+            labels = s[n:]
+            rows = logits[i, n - 1: len(s) - 1].float()
+            nll = -torch.log_softmax(rows, -1).gather(1, torch.tensor(labels, device=rows.device).unsqueeze(1)).mean()
+            out.append((rows.argmax(-1).cpu().tolist(), labels, nll.item()))
     return out
 
 
 def argmax_at_targets(model, tok, prompts: list[str], targets: list[str], batch_size: int = 16) -> list[list[int]]:
     """For each (prompt, target): argmax predictions at the positions that predict the target's tokens."""
-    return [pred for pred, _ in score_targets(model, tok, prompts, targets, batch_size)]
+    return [pred for pred, _, _ in score_targets(model, tok, prompts, targets, batch_size)]
 
 
 class TargetScores:
@@ -49,7 +52,7 @@ class TargetScores:
 
     def __init__(self, model, tok, batch_size: int = 8):
         self.model, self.tok, self.batch_size = model, tok, batch_size
-        self.cache: dict[tuple[str, str], tuple[list[int], float]] = {}
+        self.cache: dict[tuple[str, str], tuple[list[int], list[int], float]] = {}
 
     def need(self, prompts: list[str], targets: list[str]) -> "TargetScores":
         # sorted by length, so that a batch pads little
@@ -65,19 +68,19 @@ class TargetScores:
 
     def nll(self, prompts: list[str], targets: list[str]) -> list[float]:
         self.need(prompts, targets)
-        return [self.cache[(p, t)][1] for p, t in zip(prompts, targets)]
+        return [self.cache[(p, t)][2] for p, t in zip(prompts, targets)]
 
     def accuracy(self, prompts: list[str], targets: list[str]) -> list[float]:
-        return [accuracy_of(pr, self.tok, t) for pr, t in zip(self.argmax(prompts, targets), targets)]
+        self.need(prompts, targets)
+        return [accuracy_of(*self.cache[(p, t)][:2]) for p, t in zip(prompts, targets)]
 
 
-def accuracy_of(pred: list[int], tok, target: str) -> float:
-    return sum(int(p == t) for p, t in zip(pred, target_token_ids(tok, target))) / len(pred)
+def accuracy_of(pred: list[int], labels: list[int]) -> float:
+    return sum(int(p == t) for p, t in zip(pred, labels)) / len(labels)
 
 
 def token_accuracy(model, tok, prompts: list[str], targets: list[str]) -> list[float]:
-    preds = argmax_at_targets(model, tok, prompts, targets)
-    return [accuracy_of(pr, tok, tg) for pr, tg in zip(preds, targets)]
+    return [accuracy_of(pred, labels) for pred, labels, _ in score_targets(model, tok, prompts, targets)]
 
 
 def agreement(before: list[list[int]], after: list[list[int]]) -> list[float]:

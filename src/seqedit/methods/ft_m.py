@@ -1,15 +1,17 @@
 """FT-M (Wang et al. 2023, EasyEdit survey; EasyEdit ``objective_optimization: target_new``).
 
 Same loop as FT-L (:mod:`.ft`), but the loss is the masked cross-entropy of teacher forcing on
-``prompt + " " + target``: only the target tokens' positions count, mean over them.
+``prompt + " " + target``: only the target tokens' positions count, mean over them. As EasyEdit's ``ft_main``,
+prompt and target are tokenised as one text and the prompt's own token count marks where the target starts
+(:func:`seqedit.tokens.prompt_target_ids`), so a SentencePiece tokenizer gets no spurious bare "▁" target token.
 """
 from __future__ import annotations
 
 import torch
 
+from ..tokens import prompt_target_ids
 from .base import register
 from .ft import FT
-from .value_opt import target_token_ids
 
 
 @register
@@ -17,9 +19,7 @@ class FTM(FT):
     name = "ft_m"
 
     def batch(self, request: dict):
-        prompt_ids = self.tok(request["prompt"], return_tensors="pt")["input_ids"][0].tolist()
-        tgt = target_token_ids(self.tok, request["target_new"])
-        ids = torch.tensor([prompt_ids + tgt], device=self.device)
-        n = len(prompt_ids)
-        pos = torch.arange(n - 1, n - 1 + len(tgt), device=self.device)  # logits at t-1 predict token t
-        return ids, pos, torch.tensor(tgt, device=self.device)
+        seq, n = prompt_target_ids(self.tok, request["prompt"], request["target_new"])
+        ids = torch.tensor([seq], device=self.device)
+        pos = torch.arange(n - 1, len(seq) - 1, device=self.device)  # logits at t-1 predict token t
+        return ids, pos, torch.tensor(seq[n:], device=self.device)

@@ -4,7 +4,8 @@ Following EasyEdit's ``easyeditor/models/grace/GRACE.py``: the adaptor wraps the
 layer (``mlp_out(layer)``, Llama's ``mlp.down_proj``). Its *keys* are that module's inputs at the last prompt token
 of edited requests, each with a deferral radius ``epsilon`` (initially ``eps``); its *values* are vectors trained
 with ``n_iter`` steps of Adam (lr ``edit_lr``) on the cross-entropy of the new target's tokens (teacher forcing on
-``prompt + " " + target``). Codebook rules when a new edit arrives (EasyEdit): no key within ``eps + epsilon_nearest``
+``prompt + " " + target`` tokenised as one text, as EasyEdit's ``tokenize``). Codebook rules when a new edit
+arrives (EasyEdit): no key within ``eps + epsilon_nearest``
 (L2) -> add a key; a key that close with the same target -> grow its radius to the distance (``coverage``) and train
 its value; with a different target -> add a key and halve both radii at the distance.
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from ..tokens import prompt_target_ids
 from .base import EditMethod, register
-from .value_opt import target_token_ids
 
 GRACE_REQUIRED = ("layer", "edit_lr", "n_iter", "eps", "val_init", "replacement", "eps_expand")
 
@@ -172,11 +173,11 @@ class GRACE(EditMethod):
 
     def edit(self, request: dict) -> dict:
         a = self.adaptor
-        prompt_ids = self.tok(request["prompt"], return_tensors="pt")["input_ids"][0].tolist()
-        tgt = target_token_ids(self.tok, request["target_new"])
-        ids = torch.tensor([prompt_ids + tgt], device=self.device)
-        n = len(prompt_ids)
-        pos = torch.arange(n - 1, n - 1 + len(tgt), device=self.device)
+        # EasyEdit's grace ``tokenize``: f"{prompt} {target}" as one text, the prompt's own token count masked
+        seq, n = prompt_target_ids(self.tok, request["prompt"], request["target_new"])
+        tgt = seq[n:]
+        ids = torch.tensor([seq], device=self.device)
+        pos = torch.arange(n - 1, len(seq) - 1, device=self.device)
         tgt_t = torch.tensor(tgt, device=self.device)
 
         a.capture = {}
