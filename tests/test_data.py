@@ -332,8 +332,8 @@ def test_duplicate_ids(tmp_path):
 def test_unknown_dataset(tmp_path):
     with pytest.raises(KeyError) as ei:
         R.get_dataset_spec("wikidata")
-    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, mquake, zsre" in str(ei.value)
-    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, mquake, zsre"):
+    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mquake, zsre, zsre_mend_train" in str(ei.value)
+    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mquake, zsre, zsre_mend_train"):
         cli("prepare-data", ["--dataset", "wikidata", "--raw", "x.json", "--n", "1", "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="unknown dataset 'wikidata'"):
         cli("download-data", ["--dataset", "wikidata", "--out", str(tmp_path / "o.json")])
@@ -342,11 +342,20 @@ def test_unknown_dataset(tmp_path):
 
 
 def test_registry_entries():
-    assert set(R.DATASETS) == {"counterfact", "zsre", "mquake"}
+    assert set(R.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake"}
     assert R.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
     assert R.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
     assert R.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")
     assert "counterfact/counterfact_edit_easyedit_first2000.json" in R.DATASETS["counterfact"].mirror_files
+    # the authors' files: EasyEdit's zsRE train split and counterfact-edit, from EasyEdit's data archive
+    for name, member in [("zsre_mend_train", "zsre_mend_train_10000.json"),
+                         ("counterfact_easyedit", "counterfact-edit.json")]:
+        spec = R.DATASETS[name]
+        assert spec.archive_member == member and spec.urls == (R.EASYEDIT_DATA_ZIP,)
+        assert "1WRo2SqqgNtZF11Vq0sF5nL_-bHi18Wi4" in spec.urls[0]
+    assert R.DATASETS["zsre_mend_train"].mirror_files == ("zsre_mend_train_10000.json",
+                                                          "zsre/zsre_mend_train_10000.json")
+    assert R.DATASETS["counterfact_easyedit"].formats == (R.COUNTERFACT_EASYEDIT,)
     assert {"wikitext2-test", "wikitext2-train-excerpt", "wikitext103-train", "wikipedia-20231101en"} <= set(R.CORPORA)
 
 
@@ -417,6 +426,29 @@ def test_download_url_path(tmp_path, monkeypatch):
     rec = F.download_dataset("zsre", out, timeout=3)
     assert [u for u, _ in calls] == list(R.DATASETS["zsre"].urls) and calls[0][1] == 3
     assert rec["source"] == R.DATASETS["zsre"].urls[1] and json.loads(out.read_text()) == ZSRE
+
+
+def test_download_takes_the_member_of_a_zip_archive(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("data/zsre/zsre_mend_eval.json", json.dumps([ZSRE[0]]))
+        zf.writestr("data/zsre/zsre_mend_train_10000.json", json.dumps(ZSRE))
+
+    class Resp(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda req, timeout: Resp(buf.getvalue()))
+    out = tmp_path / "zsre_mend_train.json"
+    rec = F.download_dataset("zsre_mend_train", out, tmp_path / "empty-mirror")
+    assert json.loads(out.read_text()) == ZSRE and rec["source"] == R.EASYEDIT_DATA_ZIP
+    N.prepare_dataset("zsre_mend_train", out, 1, tmp_path / "z.jsonl")
 
 
 # --------------------------------------------------------------------------- corpora

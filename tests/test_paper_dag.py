@@ -124,13 +124,19 @@ def test_paper_config_is_the_papers_setup(paper):
     assert paper["hparams_set"] == "reference"
     ds = paper["datasets"]
     assert ds["zsre"]["n_requests"] == 2000  # the authors' code: the first 2000 zsRE records
+    # ... of EasyEdit's zsre_mend_train_10000.json; CounterFact as EasyEdit's counterfact-edit.json (the default's)
+    assert ds["zsre"]["dataset"] == "zsre_mend_train" and ds["counterfact"]["dataset"] == "counterfact_easyedit"
+    # Open LLM Leaderboard v1 shot counts
+    shots = {k: v["num_fewshot"] for k, v in paper["downstream"]["tasks"].items()}
+    assert shots == {"arc_challenge": 25, "hellaswag": 10, "mmlu": 5, "truthfulqa_mc1": 0, "truthfulqa_mc2": 0,
+                     "winogrande": 5, "gsm8k": 5}
     assert {"zsre", "counterfact", "mquake"} <= set(ds)
     for d in ds:
         assert {100, 500, 1000} <= set(steps_for(paper, d)), d
         assert max(steps_for(paper, d)) <= ds[d]["n_requests"]
     assert max(s for d in ("counterfact", "mquake") for s in steps_for(paper, d)) == 3000
     # Table 4: D4S on Llama-2-7B to 10,000 zsRE edits, lm-eval at 0 and at each checkpoint
-    long = [d for d in ds if ds[d].get("dataset") == "zsre" and max(steps_for(paper, d)) == 10000]
+    long = [d for d in ds if ds[d].get("dataset") == "zsre_mend_train" and max(steps_for(paper, d)) == 10000]
     assert long and methods_for(paper, long[0]) == ["d4s"] and models_for(paper, long[0]) == ["llama-2-7b"]
     assert has_downstream(paper, long[0])
     # the methods each table and figure compares (DESIGN.md section 1)

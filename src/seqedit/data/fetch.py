@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from ..atomic import atomic_path, write_json
@@ -86,6 +87,8 @@ def download_dataset(
             try:
                 with atomic_path(out, suffix=out.suffix) as tmp:
                     _download_url(url, tmp, timeout)
+                    if spec.archive_member and zipfile.is_zipfile(tmp):
+                        _extract_member(tmp, spec.archive_member)
                     _check_json(tmp)
             except Exception as e:  # noqa: BLE001 - every failure is reported below
                 tried.append(f"{url} ({type(e).__name__}: {e})")
@@ -94,6 +97,16 @@ def download_dataset(
     else:
         tried.extend(f"{url} (download disabled)" for url in spec.urls)
     raise DownloadError(f"could not fetch dataset {name!r} to {out}; tried:\n  " + "\n  ".join(tried))
+
+
+def _extract_member(path: Path, member: str) -> None:
+    """Replace the zip archive at ``path`` by its one member named ``member`` (in whatever folder)."""
+    with zipfile.ZipFile(path) as zf:
+        hits = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == member and not n.startswith("__MACOSX/")]
+        if len(hits) != 1:
+            raise ValueError(f"archive has {len(hits)} members named {member!r}: {hits}")
+        data = zf.read(hits[0])
+    path.write_bytes(data)
 
 
 def _record(name: str, out: Path, source: str, kind: str) -> dict:

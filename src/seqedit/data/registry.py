@@ -24,6 +24,15 @@ class DatasetSpec:
     mirror_files: tuple[str, ...]  # paths relative to a data mirror folder, tried in order (full files first)
     formats: tuple[str, ...]  # record formats accepted by prepare-data
     description: str = ""
+    # when a URL serves a zip archive: the member to take (matched on its file name, whatever folder holds it)
+    archive_member: str | None = None
+
+
+# EasyEdit's data archive, linked from its README ("Datasets for Factual Knowledge", Google Drive file
+# 1WRo2SqqgNtZF11Vq0sF5nL_-bHi18Wi4): a zip of editing-data/{zsre,counterfact,...}. The usercontent URL with
+# confirm=t is Google Drive's direct download of that file (no virus-scan page).
+EASYEDIT_DATA_ZIP = ("https://drive.usercontent.google.com/download?id=1WRo2SqqgNtZF11Vq0sF5nL_-bHi18Wi4"
+                     "&export=download&confirm=t")
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -55,7 +64,36 @@ DATASETS: dict[str, DatasetSpec] = {
                 "zsre/zsre_mem_eval_first1000.json",
             ),
             formats=(ZSRE_MEND,),
-            description="zsRE question answering edits (MEND/ROME split)",
+            description="zsRE question answering edits: ROME's zsre_mem_eval.json (MEND's eval split)",
+        ),
+        DatasetSpec(
+            name="zsre_mend_train",
+            urls=(EASYEDIT_DATA_ZIP,),
+            mirror_files=(
+                "zsre_mend_train_10000.json",
+                "zsre/zsre_mend_train_10000.json",
+            ),
+            formats=(ZSRE_MEND,),
+            archive_member="zsre_mend_train_10000.json",
+            description=(
+                "zsRE edits: EasyEdit's zsre_mend_train_10000.json (the first 10,000 records of MEND's zsRE train "
+                "split), the file the D4S authors' code edits (its first 2000 records); from EasyEdit's data archive"
+            ),
+        ),
+        DatasetSpec(
+            name="counterfact_easyedit",
+            urls=(EASYEDIT_DATA_ZIP,),
+            mirror_files=(
+                "counterfact-edit.json",
+                "counterfact/counterfact-edit.json",
+                "counterfact/counterfact_edit_easyedit_first2000.json",
+            ),
+            formats=(COUNTERFACT_EASYEDIT,),
+            archive_member="counterfact-edit.json",
+            description=(
+                "CounterFact as EasyEdit's counterfact-edit.json (one rephrase, one locality prompt per record), "
+                "the file the D4S authors' code loads; from EasyEdit's data archive"
+            ),
         ),
         DatasetSpec(
             name="mquake",

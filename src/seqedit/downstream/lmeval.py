@@ -120,6 +120,8 @@ def summarise(results: dict, tasks: dict, leaves: dict, mirror=None) -> dict:
             "limit": opts.get("limit"),
             "n_samples": int(n_samples),
             "lm_eval_task": name,
+            "data": (spec.offline_label or f"offline mirror sample {spec.file}") if mirror is not None
+            else f"lm-eval {spec.lm_eval_task}",
             "all_metrics": all_metrics,
         }
     return out

@@ -3,8 +3,14 @@
 For each task a YAML file is generated into ``<work_dir>/tasks/``. It ``include``s lm-eval's own task file (an
 absolute path into the installed ``lm_eval`` package, found at run time), so prompts, choices, targets,
 ``process_docs``/``process_results`` functions, filters and metrics are lm-eval's; it only overrides where the
-documents come from: ``dataset_path: json`` with ``dataset_kwargs.data_files`` set to one local JSONL file that
-stands in for lm-eval's evaluation split.
+documents come from: ``dataset_path: json`` with ``dataset_kwargs.data_files`` set to local JSONL files: one that
+stands in for lm-eval's evaluation split, and a disjoint few-shot pool.
+
+Few-shot examples never come from the evaluated items: the last ``FEWSHOT_POOL`` records of each mirror file
+(25, the largest shot count of the paper config: ARC's Open LLM Leaderboard setting) are split off into the split
+``train``, which the task names as its ``fewshot_split``; the evaluation split holds the records before them. (The
+mirror has one split per task, so the pool is disjoint items of the evaluated file, not lm-eval's training/dev
+split; for MMLU the pool mixes the five subjects instead of lm-eval's per-subject dev examples.)
 
 Where the mirror's records already have the Hugging Face dataset's fields (arc_challenge, hellaswag, winogrande,
 gsm8k) the YAML points at the mirror file itself. Where they differ it points at a converted copy in
@@ -14,7 +20,8 @@ gsm8k) the YAML points at the mirror file itself. Where they differ it points at
   ``truthful_qa/multiple_choice`` dataset (which lm-eval reads) has ``{"choices": [...], "labels": [...]}`` in the
   same order. lm-eval's mc1 scores choice 0 as the gold answer, so a record whose first mc1 answer is not the true
   one is an error.
-- mmlu: the mirror holds one file over five subjects with the answer options in columns ``A``..``D``; ``cais/mmlu``
+- mmlu (an offline subset: 5 of MMLU's 57 subjects, the first 40 test items of each): the mirror holds one file
+  over five subjects with the answer options in columns ``A``..``D``; ``cais/mmlu``
   (lm-eval) has ``choices = [A, B, C, D]``. lm-eval splits MMLU into 57 per-subject tasks; here it is one task over
   the whole file, built on lm-eval's ``mmlu/default/_default_template_yaml`` with the per-subject description
   rendered from each document's ``subject``. The records are interleaved round-robin across subjects so that a
@@ -96,25 +103,34 @@ def _write_if_changed(path: Path, text: str) -> Path:
     return path
 
 
-def data_file(spec: TaskSpec, mirror: str | Path, work_dir: str | Path) -> Path:
-    """The JSONL file (HF record layout) that the offline task reads: the mirror file or its converted copy."""
+FEWSHOT_POOL = 25
+FEWSHOT_SPLIT = "train"
+
+
+def data_files(spec: TaskSpec, mirror: str | Path, work_dir: str | Path) -> tuple[Path, Path]:
+    """The JSONL files (HF record layout) the offline task reads: ``(evaluation records, few-shot pool)``, the
+    pool being the last ``FEWSHOT_POOL`` records of the (converted) mirror file, disjoint from the others."""
     src = Path(mirror).resolve() / spec.file
     if not src.exists():
         raise FileNotFoundError(f"{spec.key}: mirror file {src} not found")
-    if spec.convert is None:
-        return src
-    records = CONVERTERS[spec.convert](read_jsonl(src))
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    dst = Path(work_dir).resolve() / "data" / f"{spec.convert}__{Path(spec.file).stem}.jsonl"
-    return _write_if_changed(dst, text)
+    records = read_jsonl(src)
+    if spec.convert is not None:
+        records = CONVERTERS[spec.convert](records)
+    if len(records) <= FEWSHOT_POOL:
+        raise ValueError(f"{spec.key}: {len(records)} records leave none to evaluate after {FEWSHOT_POOL} few-shot")
+    out = []
+    for part, recs in (("eval", records[:-FEWSHOT_POOL]), ("fewshot", records[-FEWSHOT_POOL:])):
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs)
+        out.append(_write_if_changed(Path(work_dir).resolve() / "data" / f"{spec.key}__{part}.jsonl", text))
+    return out[0], out[1]
 
 
-def task_config(spec: TaskSpec, data_path: Path, datasets_cache: Path | None = None) -> dict:
+def task_config(spec: TaskSpec, data_path: Path, fewshot_path: Path, datasets_cache: Path | None = None) -> dict:
     """The YAML mapping of one offline task."""
     include = lm_eval_tasks_dir() / spec.yaml
     if not include.exists():
         raise FileNotFoundError(f"{spec.key}: lm-eval task file {include} not found (lm-eval version changed?)")
-    kwargs: dict = {"data_files": {spec.split: str(data_path)}}
+    kwargs: dict = {"data_files": {spec.split: str(data_path), FEWSHOT_SPLIT: str(fewshot_path)}}
     if datasets_cache is not None:
         kwargs["cache_dir"] = str(datasets_cache)
     cfg = {
@@ -126,7 +142,7 @@ def task_config(spec: TaskSpec, data_path: Path, datasets_cache: Path | None = N
         "training_split": None,
         "validation_split": spec.split if spec.split == "validation" else None,
         "test_split": spec.split if spec.split == "test" else None,
-        "fewshot_split": spec.split,
+        "fewshot_split": FEWSHOT_SPLIT,  # disjoint from the evaluated records
     }
     cfg.update(spec.overrides)
     return cfg
@@ -139,7 +155,7 @@ def write_task_yamls(keys, mirror: str | Path, work_dir: str | Path) -> dict[str
     out = {}
     for key in keys:
         spec = TASKS[key]
-        cfg = task_config(spec, data_file(spec, mirror, work_dir), cache)
+        cfg = task_config(spec, *data_files(spec, mirror, work_dir), cache)
         text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True, width=1000)
         out[key] = _write_if_changed(work_dir / "tasks" / f"{key}.yaml", text)
     return out

@@ -17,8 +17,9 @@ format of the training answers) and ``flexible-extract`` (the last number in the
 ``all_metrics``; the headline is ``strict-match``, the filter lm-eval's own leaderboard reports for gsm8k.
 
 Offline (a data mirror): the mirror holds one split per task, ``file`` under the mirror root, which stands in for
-lm-eval's evaluation split ``split``. Few-shot examples, when asked for, come from that same split (lm-eval then
-leaves the evaluated document out of its own context). ``convert`` names a converter in
+lm-eval's evaluation split ``split``; few-shot examples come from disjoint items of that file (its last 25 records,
+see :mod:`seqedit.downstream.offline`), never from the evaluated ones. The offline ``mmlu`` is a subset (5 of the
+57 subjects, 40 test items each): its scores are not MMLU's. ``convert`` names a converter in
 :mod:`seqedit.downstream.offline` when the mirror's records differ from the Hugging Face dataset's; without one
 the task reads the mirror file as it is.
 """
@@ -38,6 +39,7 @@ class TaskSpec:
     split: str  # lm-eval's evaluation split that the mirror file stands in for
     convert: str | None = None  # converter name in offline.CONVERTERS, or None: use the mirror file as it is
     overrides: dict = field(default_factory=dict)  # extra YAML keys of the offline task
+    offline_label: str = ""  # what the offline data are, written beside every offline score
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -52,7 +54,7 @@ TASKS: dict[str, TaskSpec] = {
     "mmlu": TaskSpec(
         "mmlu", "mmlu", "acc", "none",
         yaml="mmlu/default/_default_template_yaml", file="mmlu/test_5subjects_first40each.jsonl", split="test",
-        convert="mmlu",
+        convert="mmlu", offline_label="MMLU offline subset: 5 of 57 subjects, 40 test items each",
         # lm-eval writes one task per subject with this description; one task over all subjects renders it per doc
         overrides={"description": "The following are multiple choice questions (with answers) about "
                                   "{{subject.replace('_', ' ')}}.\n\n"},
