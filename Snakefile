@@ -17,6 +17,7 @@ validate(config, "config/schema.yaml")
 
 
 include: "rules/common.smk"
+include: "rules/rule_inputs.smk"
 include: "rules/data.smk"
 include: "rules/stats.smk"
 include: "rules/edit.smk"

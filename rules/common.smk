@@ -13,18 +13,18 @@ from seqedit.methods import available_methods, get_method
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
-def _seqedit_command():
-    """`seqedit` inside a conda-deployed env; else the one beside the Python running Snakemake."""
-    methods = getattr(getattr(workflow, "deployment_settings", None), "deployment_method", ()) or ()
-    if any("conda" in str(m).lower() for m in methods):
-        return "seqedit"
-    beside = Path(sys.executable).parent / "seqedit"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("seqedit") or f"{sys.executable} -m seqedit.cli"
+def _put_seqedit_on_path():
+    """Rules call `seqedit` by name (no untracked variable in the shell commands): the `seqedit` beside the Python
+    running Snakemake comes first on PATH; inside a conda-deployed env the env's own `seqedit` comes before it."""
+    beside = Path(sys.executable).parent
+    if (beside / "seqedit").exists():
+        os.environ.update(PATH=f"{beside}{os.pathsep}{os.environ.get('PATH', '')}")  # set, not read: no envvars
+    elif shutil.which("seqedit") is None:
+        raise RuntimeError(f"no `seqedit` command beside {sys.executable} nor on PATH: install the package "
+                           "(`make install` or `pip install -e .`)")
 
 
-SEQEDIT = _seqedit_command()
+_put_seqedit_on_path()
 # the config file whose hash the report records (the last one given wins, as in Snakemake)
 CONFIG_FILE = str(Path(list(workflow.configfiles)[-1]).resolve()) if workflow.configfiles else "config.yaml"
 HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
@@ -188,8 +188,9 @@ def rule_resources(kind, name):
     res = {**block.get(kind, {}), **block.get("rules", {}).get(name, {})}
     res = {k: v for k, v in res.items() if v is not None}
     res.setdefault("cpus_per_task", lambda wildcards, threads: threads)
-    if kind == "gpu_rules" and os.environ.get("SEQEDIT_SLURM_GPU_PARTITION"):  # profiles/slurm
-        res.setdefault("slurm_partition", os.environ["SEQEDIT_SLURM_GPU_PARTITION"])
+    gpu_partition = os.environ.get("SEQEDIT_SLURM_GPU_PARTITION")  # optional, profiles/slurm
+    if kind == "gpu_rules" and gpu_partition:
+        res.setdefault("slurm_partition", gpu_partition)
     if not res.get("gpu"):
         res.pop("gpu", None)
         res.pop("gpu_model", None)

@@ -14,7 +14,7 @@ rule model:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
+        "seqedit model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
 
 
 rule download_data:
@@ -33,7 +33,7 @@ rule download_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
+        "seqedit download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
 
 
 rule prepare_data:
@@ -55,7 +55,7 @@ rule prepare_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} prepare-data --dataset {params.source} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
+        "seqedit prepare-data --dataset {params.source} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
 
 
 rule corpus:
@@ -75,4 +75,4 @@ rule corpus:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"
+        "seqedit corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"

@@ -1,17 +1,3 @@
-def edit_inputs(w):
-    inputs = {
-        "model": f"resources/models/{w.model}",
-        "requests": f"results/data/{w.dataset}.jsonl",
-        "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
-    }
-    if get_method(w.method).stats_layers(hparams(w.method, w.model)):
-        inputs["stats"] = stats_dir(w.model)
-    prev = previous_step(w.step, w.dataset)
-    if prev is not None:
-        inputs["previous"] = ckpt(w.model, w.dataset, w.method, prev)
-    return inputs
-
-
 rule edit:
     """Sequential editing from the previous checkpoint (or the base model) up to `step` edits."""
     input:
@@ -25,6 +11,10 @@ rule edit:
         immediate="" if (config.get("evaluation", {}) or {}).get("immediate_during_edit", True)
         else "--no-immediate-eval",
         stats=lambda w, input: f"--stats-dir {input.stats}" if "stats" in input.keys() else "",
+        hparams_set=HPARAMS_SET,
+        hparams=hparams_json,  # tracked: the resolved values, not only the file's time stamp
+        device=DEVICE,
+        seed=SEED,
     wildcard_constraints:
         step=r"\d+",
     threads: THREADS["edit"]
@@ -37,8 +27,8 @@ rule edit:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} {SEQEDIT} edit --model-dir {input.model} --model-name {wildcards.model} "
+        "OMP_NUM_THREADS={threads} seqedit edit --model-dir {input.model} --model-name {wildcards.model} "
         "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "
-        "--hparams-file {input.hparams} --hparams-set {HPARAMS_SET} {params.stats} "
+        "--hparams-file {input.hparams} --hparams-set {params.hparams_set} {params.stats} "
         "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "
-        "--device {DEVICE} --seed {SEED} {params.immediate} > {log} 2>&1"
+        "--device {params.device} --seed {params.seed} {params.immediate} > {log} 2>&1"

@@ -14,4 +14,4 @@ rule norms:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} norms --checkpoint {input} --out {output} > {log} 2>&1"
+        "seqedit norms --checkpoint {input} --out {output} > {log} 2>&1"

@@ -1,23 +1,6 @@
 from seqedit.report import FIGURE_FORMATS, TABLE_FORMATS
 
 
-def report_inputs(model):
-    """Every result file of one model: norms, metrics and downstream of each configured (dataset, method) run
-    (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike)."""
-    runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
-    return {
-        "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
-        "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
-        "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)
-           if DATASETS_CFG[d].get("downstream", True)],
-    }
-
-
-def _captioned(paths, name_of):
-    return [report(p, caption=str(REPORT_CAPTIONS / f"{name_of(p)}.rst"), category="{model}") for p in paths]
-
-
 rule report_figures_tables:
     """The paper's figures (Fig. 2, 5a, 5b/c, 6, 8) and tables (Table 2, 3, 4) for one model; the names come from
     seqedit.report.FIGURES / TABLES, each with its caption in rules/captions/{name}.rst."""
@@ -53,7 +36,7 @@ rule report_figures_tables:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "{SEQEDIT} report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
+        "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
         "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {params.config} > {log} 2>&1"

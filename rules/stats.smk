@@ -11,6 +11,7 @@ rule layer_stats:
         max_length=config["stats"].get("max_length", 512),
         dtype=config["stats"].get("dtype", "float32"),
         model_dtype=lambda w: stats_forward_dtype(w.model),
+        device=DEVICE,
     threads: THREADS["stats"]
     priority: 50  # most edit jobs wait for it; without a priority the 2-thread job starves behind 1-thread jobs
     log:
@@ -22,7 +23,7 @@ rule layer_stats:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} {SEQEDIT} layer-stats --model-dir {input.model} --model-name {wildcards.model} "
+        "OMP_NUM_THREADS={threads} seqedit layer-stats --model-dir {input.model} --model-name {wildcards.model} "
         "--corpus {input.corpus} --layers {params.layers} --n-tokens {params.n_tokens} "
         "--max-length {params.max_length} --dtype {params.dtype} --model-dtype {params.model_dtype} "
-        "--device {DEVICE} --out-dir {output} > {log} 2>&1"
+        "--device {params.device} --out-dir {output} > {log} 2>&1"

@@ -1,0 +1,61 @@
+# Input and argument functions of the rules, kept apart from the rule files (`snakemake --lint`).
+# Every value that changes a result is an input or a tracked `params:` entry of the jobs it affects, so that
+# changing it in the config reruns them (Snakemake's rerun trigger "params").
+
+
+def edit_inputs(w):
+    inputs = {
+        "model": f"resources/models/{w.model}",
+        "requests": f"results/data/{w.dataset}.jsonl",
+        "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
+    }
+    if get_method(w.method).stats_layers(hparams(w.method, w.model)):
+        inputs["stats"] = stats_dir(w.model)
+    prev = previous_step(w.step, w.dataset)
+    if prev is not None:
+        inputs["previous"] = ckpt(w.model, w.dataset, w.method, prev)
+    return inputs
+
+
+def hparams_json(w):
+    """The resolved hyperparameters of one (method, model) as canonical JSON: a tracked param, so a change of the
+    values (or of `hparams_set`) reruns exactly the edit chains it affects."""
+    return json.dumps(hparams(w.method, w.model), sort_keys=True)
+
+
+def edit_metrics_args():
+    """`evaluation:` config as `seqedit edit-metrics` options, checked here so that a bad value stops the workflow
+    with the key's name before any job runs."""
+    from seqedit.evaluation.cli import EvalOptions, check_protocol
+
+    ev = config.get("evaluation", {}) or {}
+    flu, mq = ev.get("fluency", {}) or {}, ev.get("mquake", {}) or {}
+    check_protocol(ev.get("protocol", "sequential"))
+    if ev.get("protocol") == "immediate" and not ev.get("immediate_during_edit", True):
+        raise ValueError("config evaluation.protocol: 'immediate' needs the records logged while editing, but "
+                         "evaluation.immediate_during_edit is false")
+    d = EvalOptions()
+    opts = EvalOptions(flu.get("n_prompts", d.fluency_prompts), flu.get("max_new_tokens", d.fluency_tokens),
+                       mq.get("max_new_tokens", d.mquake_tokens), mq.get("n_fewshot", d.mquake_fewshot),
+                       mq.get("match", d.mquake_match), SEED)
+    opts.check()
+    return (f"--protocol {ev.get('protocol', 'sequential')} --fluency-prompts {opts.fluency_prompts} "
+            f"--fluency-tokens {opts.fluency_tokens} --mquake-tokens {opts.mquake_tokens} "
+            f"--mquake-fewshot {opts.mquake_fewshot} --mquake-match {opts.mquake_match} --seed {opts.seed}")
+
+
+EDIT_METRICS_ARGS = edit_metrics_args()
+DOWNSTREAM_TASKS = json.dumps(config.get("downstream", {}).get("tasks", {}), sort_keys=True)
+
+
+def report_inputs(model):
+    """Every result file of one model: norms, metrics and downstream of each configured (dataset, method) run
+    (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike)."""
+    runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
+    return {
+        "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
+        "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
+        "downstream": [f"results/downstream/{model}/base.json"]
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)
+           if DATASETS_CFG[d].get("downstream", True)],
+    }

@@ -1,0 +1,54 @@
+"""Every value that changes a result is tracked by Snakemake: changing it in the config plans the affected jobs
+again (before, `hparams_set`, `seed` and `device` reached the shell commands as untracked globals)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tiny_workflow import DATASETS, METHODS, STEPS, tiny_config
+from touched_run import ROOT, planned_jobs, touch_run
+
+N_EDIT_JOBS = len(DATASETS) * len(METHODS) * len(STEPS)
+
+
+@pytest.fixture(scope="module")
+def touched(tmp_path_factory, data_mirror):
+    work = tmp_path_factory.mktemp("touched")
+    config = tiny_config(work, work / "model", data_mirror)
+    cfg = yaml.safe_load(config.read_text())
+    # a second hyperparameter set in the (tiny) hparams files, written before the run is recorded
+    for hp_file in (work / "hparams").glob("*.yaml"):
+        blocks = yaml.safe_load(hp_file.read_text())
+        for sets in blocks.values():
+            sets["reference"] = dict(sets["tuned"])
+        hp_file.write_text(yaml.safe_dump(blocks))
+    touch_run(work, config)
+    return work, cfg
+
+
+def changed(work, cfg, name, **changes):
+    path = work / f"config_{name}.yaml"
+    path.write_text(yaml.safe_dump({**cfg, **changes}))
+    return planned_jobs(work, path)
+
+
+def test_unchanged_config_plans_nothing(touched):
+    work, _ = touched
+    assert planned_jobs(work, work / "config.yaml") == {}
+
+
+@pytest.mark.parametrize("change", [{"hparams_set": "reference"}, {"seed": 1}, {"device": "cpu"}])
+def test_a_changed_setting_plans_every_edit_again(touched, change):
+    work, cfg = touched
+    jobs = changed(work, cfg, next(iter(change)), **change)
+    assert jobs.get("edit") == N_EDIT_JOBS, jobs
+    assert jobs.get("edit_metrics") == N_EDIT_JOBS, jobs
+
+
+def test_snakemake_lint_is_clean():
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
