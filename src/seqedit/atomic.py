@@ -1,6 +1,8 @@
 """Write files atomically: a temporary file in the same folder, then a rename.
 
-Nothing cached is left half written: a killed job leaves either the old file or no file.
+Nothing cached is left half written: a killed job leaves either the old file or no file, plus at most a hidden
+temporary ``.<name>.<random>.tmp`` (or ``.safetensors``) beside it, which :func:`remove_stale_temporaries` deletes
+when the job that writes ``<name>`` starts again (``seqedit`` does so for its ``--out`` / ``--out-dir``).
 """
 from __future__ import annotations
 
@@ -26,6 +28,32 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+TEMP_SUFFIXES = (".tmp", ".safetensors")
+
+
+def stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Temporaries left by killed writes of ``path`` or of a sibling with the same stem (``step_2.safetensors``
+    and ``step_2.json``); for a folder, the temporaries inside it as well."""
+    path = Path(path)
+    found = []
+    if path.parent.is_dir():
+        prefix = f".{path.name.split('.')[0]}."
+        found += [f for f in path.parent.iterdir() if f.name.startswith(prefix) and f.name.endswith(TEMP_SUFFIXES)
+                  and f.is_file()]
+    if path.is_dir():
+        found += [f for f in path.iterdir() if f.name.startswith(".") and f.name.endswith(TEMP_SUFFIXES)
+                  and f.is_file()]
+    return sorted(found)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete :func:`stale_temporaries` of ``path`` (call it when the job writing ``path`` starts); return them."""
+    stale = stale_temporaries(path)
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return stale
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -18,6 +18,21 @@ COMMANDS = {
 }
 
 
+OUTPUT_OPTIONS = ("--out", "--out-dir", "--figures-dir", "--tables-dir")
+
+
+def remove_stale_temporaries(argv: list[str]) -> None:
+    """A command starting again first deletes the temporaries a killed run left beside (or in) its outputs."""
+    from .atomic import remove_stale_temporaries as remove
+
+    for i, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in OUTPUT_OPTIONS:
+            value = value or (argv[i + 1] if i + 1 < len(argv) else "")
+            for f in remove(value) if value else []:
+                print(f"seqedit: removed the stale temporary {f}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -27,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"seqedit: unknown command {argv[0]!r}\n{msg}")
         print(msg)
         return
+    remove_stale_temporaries(argv[1:])
     module = importlib.import_module(COMMANDS[argv[0]][0])
     module.cli(argv[0], argv[1:])
 

@@ -29,11 +29,13 @@ from tqdm import tqdm
 
 from .checkpoints import load_checkpoint, save_checkpoint, set_weights
 from .evaluation import metrics as M
+from .finite import check_edit
 from .methods import get_method
 from .methods.base import StatsLoader, load_hparams
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import get_parameter
+from .resume import check_resume
 from .tokens import generate_context_templates
 
 
@@ -61,8 +63,9 @@ class SequentialEditor:
     """Holds the model, one method instance and the running log; :meth:`run` edits a range of requests."""
 
     def __init__(self, model, tok, model_name: str, method_name: str, hparams: dict, stats_dir=None,
-                 context_templates=None, seed: int = 0, immediate_eval: bool = True):
+                 context_templates=None, seed: int = 0, immediate_eval: bool = True, hparams_set: str | None = None):
         spec = get_model_spec(model_name)
+        self.seed, self.hparams_set = seed, hparams_set  # recorded in checkpoints; named in errors
         self.model, self.tok, self.arch = model, tok, spec.architecture
         self.model_name, self.method_name, self.hparams = model_name, method_name, hparams
         cls = get_method(method_name)
@@ -130,6 +133,8 @@ class SequentialEditor:
         t0 = time.perf_counter()
         out = self.method.edit(request)
         seconds = time.perf_counter() - t0
+        check_edit({p: get_parameter(self.model, p) for p in self.params}, out, method=self.method_name,
+                   edit_index=len(self.log) + 1, request_id=request["id"], hparams_set=self.hparams_set)
         layers = {}
         for p in self.params:
             w = get_parameter(self.model, p).detach()
@@ -151,11 +156,13 @@ class SequentialEditor:
             self.edit_request(req)
 
     def checkpoint(self, path, dataset: str, hparams_set: str) -> None:
+        """Write the checkpoint with everything that determines it (what ``--resume`` checks, see resume.py)."""
         weights = {p: get_parameter(self.model, p).detach() for p in self.params} if self.method.edits_weights else {}
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
         meta = {"model": self.model_name, "dataset": dataset, "method": self.method_name,
                 "n_edits": len(self.request_ids), "n_weight_edits": len(self.log), "hparams_set": hparams_set,
-                "hparams": self.hparams, "edited_params": self.params, "context_templates": self.context_templates,
-                "request_ids": self.request_ids, "log": self.log}
+                "hparams": self.hparams, "seed": self.seed, "dtype": dtype, "edited_params": self.params,
+                "context_templates": self.context_templates, "request_ids": self.request_ids, "log": self.log}
         save_checkpoint(path, weights, self.method.state_dict(), meta)
 
 
@@ -192,16 +199,12 @@ def cli(command: str, argv: list[str]) -> None:
     if a.resume:
         resume = load_checkpoint(a.resume)
         meta = resume[2]
-        for key, want in (("model", a.model_name), ("dataset", a.dataset), ("method", a.method)):
-            if meta[key] != want:
-                raise ValueError(f"--resume {a.resume} is a checkpoint of {key} {meta[key]!r}, not {want!r}")
+        want = {"model": a.model_name, "dataset": a.dataset, "method": a.method, "hparams_set": a.hparams_set,
+                "hparams": hparams, "seed": a.seed, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
+        check_resume(a.resume, meta, want, [r["id"] for r in requests], a.n_edits)
         start, templates = meta["n_edits"], meta["context_templates"]
-        if start > a.n_edits:
-            raise ValueError(f"--resume {a.resume} holds {start} edits, more than --n-edits {a.n_edits}")
-        if meta["request_ids"] != [r["id"] for r in requests[:start]]:
-            raise ValueError(f"--resume {a.resume} was made from other requests than {a.requests}")
     editor = SequentialEditor(model, tok, a.model_name, a.method, hparams, a.stats_dir, templates, a.seed,
-                              immediate_eval=a.immediate_eval)
+                              immediate_eval=a.immediate_eval, hparams_set=a.hparams_set)
     segment = requests[start:a.n_edits]
     if a.immediate_eval:
         editor.prepare_immediate(segment)  # on the base weights, before the checkpoint is restored

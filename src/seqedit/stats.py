@@ -6,7 +6,8 @@ non-padding token position counts (as the reference). The reference truncates ea
 model's context; with a small corpus (WikiText) that would waste most of the text, so documents longer than
 ``max_length`` tokens are split into consecutive chunks of ``max_length`` instead. Chunks are batched by
 ``batch_tokens``; collection stops after ``n_samples`` documents or ``n_tokens`` tokens, whichever comes first. Sums are accumulated in float64. One file per layer: ``layer_{L}.safetensors`` with ``mom2`` (stored in
-``dtype``) and ``count``; the folder name carries corpus, size and dtype, so two corpora never share a file.
+``dtype``) and ``count``, with the SHA-256 of both in its metadata (verified by :func:`load_layer_stats`); the folder
+name carries corpus, size and dtype, so two corpora never share a file.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import atomic
+from . import tensorfile
+from .finite import nonfinite_tensors
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import capture, run
@@ -31,6 +33,20 @@ def iter_documents(corpus_path: str | Path):
                 text = json.loads(line)["text"]
                 if text.strip():
                     yield text
+
+
+def load_layer_stats(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of one ``layer_{L}.safetensors``, checked: readable, matching the checksum ``seqedit layer-stats``
+    writes (precomputed files from elsewhere may lack one), with a finite ``mom2``."""
+    path = Path(path)
+    rebuild = (f"rebuild the folder with `snakemake --cores all --forcerun {path.parent}` (rule layer_stats), or "
+               "recompute precomputed statistics (stats.path) with `seqedit layer-stats`")
+    tensors, _ = tensorfile.load(path, rebuild, require_checksum=False)
+    if "mom2" not in tensors:
+        raise KeyError(f"layer statistics {path} hold no tensor 'mom2' (have: {', '.join(tensors)}); {rebuild}")
+    if nonfinite_tensors({"mom2": tensors["mom2"]}):
+        raise tensorfile.CorruptFileError(f"layer statistics {path} hold NaN/inf; {rebuild}")
+    return tensors
 
 
 @torch.no_grad()
@@ -118,8 +134,8 @@ def cli(command: str, argv: list[str]) -> None:
     seconds = time.time() - t0
     out = Path(a.out_dir)
     for layer, mom2 in moments.items():
-        atomic.save_safetensors(out / f"layer_{layer}.safetensors",
-                                {"mom2": mom2.to(DTYPES[a.dtype]), "count": torch.tensor(count)},
-                                metadata={"model": a.model_name, "corpus": a.corpus, "n_tokens": count,
-                                          "n_documents": n_docs, "layer": layer})
+        tensorfile.save(out / f"layer_{layer}.safetensors",
+                        {"mom2": mom2.to(DTYPES[a.dtype]), "count": torch.tensor(count)},
+                        metadata={"model": a.model_name, "corpus": a.corpus, "n_tokens": count,
+                                  "n_documents": n_docs, "layer": layer})
     print(f"layer stats: {count} tokens from {n_docs} documents, layers {a.layers}, {seconds:.1f} s")

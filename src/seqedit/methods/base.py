@@ -102,10 +102,10 @@ class StatsLoader:
 
     def mom2(self, layer: int):
         if layer not in self._cache:
-            from safetensors.torch import load_file
+            from ..stats import load_layer_stats
 
             path = self.dir / f"layer_{layer}.safetensors"
             if not path.exists():
                 raise FileNotFoundError(f"layer statistics {path} missing: run the layer_stats rule for layer {layer}")
-            self._cache[layer] = load_file(str(path))["mom2"].to(self.device)
+            self._cache[layer] = load_layer_stats(path)["mom2"].to(self.device)
         return self._cache[layer]
