@@ -332,8 +332,8 @@ def test_duplicate_ids(tmp_path):
 def test_unknown_dataset(tmp_path):
     with pytest.raises(KeyError) as ei:
         R.get_dataset_spec("wikidata")
-    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mquake, zsre, zsre_mend_train" in str(ei.value)
-    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mquake, zsre, zsre_mend_train"):
+    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train" in str(ei.value)
+    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train"):
         cli("prepare-data", ["--dataset", "wikidata", "--raw", "x.json", "--n", "1", "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="unknown dataset 'wikidata'"):
         cli("download-data", ["--dataset", "wikidata", "--out", str(tmp_path / "o.json")])
@@ -342,7 +342,8 @@ def test_unknown_dataset(tmp_path):
 
 
 def test_registry_entries():
-    assert set(R.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake"}
+    assert set(R.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake",
+                               "mqd_tf", "mqd_mc", "mqd_dg"}
     assert R.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
     assert R.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
     assert R.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")

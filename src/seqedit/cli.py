@@ -8,12 +8,14 @@ COMMANDS = {
     "model": ("seqedit.models.cli", "materialise a registered model as a Hugging Face folder"),
     "download-data": ("seqedit.data.cli", "fetch a raw dataset file (canonical URL or the data mirror)"),
     "prepare-data": ("seqedit.data.cli", "normalise a raw dataset into edit requests (JSONL)"),
+    "build-mqd": ("seqedit.data.cli", "build an MQD question form (our rebuild) from CounterFact facts"),
     "corpus": ("seqedit.data.cli", "fetch the text corpus used for layer statistics"),
     "layer-stats": ("seqedit.stats", "second moments of the edited layers' inputs"),
     "edit": ("seqedit.editing", "sequential editing up to one checkpoint"),
     "norms": ("seqedit.norms", "per-edit mean|W| and mean|Delta| as CSV"),
     "edit-metrics": ("seqedit.evaluation.cli", "Efficacy / Paraphrase / Specificity of a checkpoint"),
     "downstream": ("seqedit.downstream.cli", "lm-eval downstream tasks on the base model or a checkpoint"),
+    "target-perplexity": ("seqedit.evaluation.perplexity", "perplexity of the edit targets, unedited model"),
     "report": ("seqedit.report.cli", "figures and tables"),
 }
 

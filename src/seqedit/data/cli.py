@@ -1,4 +1,4 @@
-"""``seqedit download-data | prepare-data | corpus``."""
+"""``seqedit download-data | prepare-data | build-mqd | corpus``."""
 from __future__ import annotations
 
 import argparse
@@ -31,6 +31,18 @@ def cli(command: str, argv: list[str]) -> None:
 
         reqs = _run(prepare_dataset, a.dataset, a.raw, a.n, a.out)
         rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out}
+    elif command == "build-mqd":
+        p.description = "build an MQD question form (our rebuild of the paper's Multi-Question Dataset) as requests"
+        p.add_argument("--dataset", required=True, help="mqd_tf, mqd_mc or mqd_dg")
+        p.add_argument("--raw", required=True, help="raw CounterFact file (EasyEdit's counterfact-edit format)")
+        p.add_argument("--n", type=int, required=True, help="number of facts (the first N usable)")
+        p.add_argument("--seed", type=int, required=True, help="seed of the T/F truth and the MC options")
+        p.add_argument("--out", required=True, help="output JSONL, e.g. results/data/mqd_tf.jsonl")
+        a = p.parse_args(argv)
+        from .mqd import build_mqd_file
+
+        reqs = _run(build_mqd_file, a.dataset, a.raw, a.n, a.seed, a.out)
+        rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out, "seed": a.seed}
     elif command == "corpus":
         p.description = "write the text corpus for layer statistics as JSON lines {\"text\": ...}"
         p.add_argument("--name", required=True, help=f"one of: {', '.join(sorted(CORPORA))}")

@@ -26,6 +26,8 @@ class DatasetSpec:
     description: str = ""
     # when a URL serves a zip archive: the member to take (matched on its file name, whatever folder holds it)
     archive_member: str | None = None
+    # a dataset built by seqedit (``seqedit build-mqd``) from the raw file of this other registry dataset
+    built_from: str | None = None
 
 
 # EasyEdit's data archive, linked from its README ("Datasets for Factual Knowledge", Google Drive file
@@ -105,6 +107,20 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             formats=(MQUAKE,),
             description="MQuAKE-CF-3k multi-hop edits (Zhong et al. 2023); the mirror holds MQuAKE-hard instead",
+        ),
+        *(
+            DatasetSpec(
+                name=f"mqd_{form}",
+                urls=(),
+                mirror_files=(),
+                formats=(COUNTERFACT_EASYEDIT,),
+                built_from="counterfact_easyedit",
+                description=(
+                    f"our rebuild of MQD (the paper's unreleased Multi-Question Dataset), {title} form of "
+                    "CounterFact facts; built by `seqedit build-mqd` (seqedit.data.mqd), not downloaded"
+                ),
+            )
+            for form, title in (("tf", "True/False"), ("mc", "Multiple-choice"), ("dg", "Directly-generated"))
         ),
     ]
 }
