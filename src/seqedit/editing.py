@@ -152,6 +152,8 @@ class SequentialEditor:
     def run(self, requests: list[dict], progress: bool = True) -> None:
         if self.immediate_eval:
             self.prepare_immediate(requests)
+        if hasattr(self.method, "upcoming"):  # methods that work ahead (D4S optimises values in blocks)
+            self.method.upcoming([sub for req in requests for sub in sub_requests(req)])
         for req in tqdm(requests, desc=f"{self.method_name} edits", disable=not progress):
             self.edit_request(req)
 

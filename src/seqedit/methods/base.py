@@ -15,12 +15,17 @@ def register(cls):
 
 
 def load_hparams(path: str | Path, model: str, hparams_set: str) -> dict[str, Any]:
-    """Read ``config/hparams/<method>.yaml``: ``{model: {set_name: {...}}}``; a set may say ``base: other_set``."""
+    """Read ``config/hparams/<method>.yaml``: ``{model: {set_name: {...}}}``; a set may say ``base: other_set``.
+
+    A model's ``compute:`` block (not a set) holds settings that change how fast a result is computed, not the
+    result beyond float round-off (D4S's ``value_block``, ``resolve_every``); it applies to every set, so the
+    ``reference`` sets stay equal to the cited files. A set's own value wins."""
     path = Path(path)
     data = yaml.safe_load(path.read_text())
     if model not in data:
         raise KeyError(f"{path}: no hyperparameters for model {model!r} (have: {', '.join(data)})")
-    sets = data[model]
+    sets = dict(data[model])
+    compute = dict(sets.pop("compute", None) or {})
     if hparams_set not in sets:
         raise KeyError(f"{path}: model {model!r} has no hyperparameter set {hparams_set!r} (have: {', '.join(sets)})")
     hp = dict(sets[hparams_set])
@@ -31,7 +36,7 @@ def load_hparams(path: str | Path, model: str, hparams_set: str) -> dict[str, An
         merged.update(hp)
         hp = merged
     hp.pop("notes", None)
-    return hp
+    return {**compute, **hp}
 
 
 class EditMethod:

@@ -12,6 +12,7 @@ MLP output (ROME) at the subject token.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -80,55 +81,151 @@ def value_prompts(tok, request: dict, context_templates, hp: dict, device) -> Va
 
 def compute_value(model, tok, arch, request: dict, layer: int, context_templates, hp: dict,
                   init_site: str = "layer", prefix_cache: bool = True) -> ValueResult:
-    device = next(model.parameters()).device
-    vp = value_prompts(tok, request, context_templates, hp, device)
-    enc, lookup, n_rw, n_t = vp.enc, vp.lookup, vp.n_rw, vp.n_t
-    rows_t, cols_t, tgt_t, look_rows, look_cols = vp.rows, vp.cols, vp.tgt, vp.look_rows, vp.look_cols
+    return compute_values(model, tok, arch, [request], layer, context_templates, hp, init_site, prefix_cache)[0]
 
+
+@dataclass
+class _Block:
+    """The value prompts of several requests in one right-padded batch (rows of request r: ``rw[r]`` then KL)."""
+
+    enc: dict
+    lookup: list[int]  # subject token of every row
+    rw_owner: torch.Tensor  # request of every rewriting row
+    n_rw: torch.Tensor  # rewriting rows per request
+    kl_rows: torch.Tensor  # the KL row of every request
+    pos_rows: torch.Tensor  # (row, column, token) of every logit that predicts a target token
+    pos_cols: torch.Tensor
+    pos_tgt: torch.Tensor
+    pos_scale: torch.Tensor  # 1 / n_t of its request
+    first_rows: list[int]  # first rewriting row of every request (the bare prompt: where init is read)
+
+
+def _block_prompts(tok, requests: list[dict], context_templates, hp: dict, device) -> _Block:
+    texts, lookup, rw_owner, n_rw, kl_rows, first_rows, targets = [], [], [], [], [], [], []
+    for r, request in enumerate(requests):
+        subject = request["subject"]
+        template = to_template(request["prompt"], subject)
+        target_ids = target_token_ids(tok, request["target_new"])
+        target_prefix = tok.decode(target_ids[:-1])
+        rewriting = [ctx.replace("{}", template) + target_prefix for group in context_templates for ctx in group]
+        first_rows.append(len(texts))
+        for t in rewriting + ["{} is a"]:
+            texts.append(t.replace("{}", subject))
+            lookup.append(subject_token_index(tok, t, subject, hp.get("fact_token", "subject_last")))
+        rw_owner += [r] * len(rewriting)
+        n_rw.append(len(rewriting))
+        kl_rows.append(len(texts) - 1)
+        targets.append(target_ids)
+    enc = tok(texts, return_tensors="pt", padding=True).to(device)
+    lengths = enc["attention_mask"].sum(1).tolist()
+    rows, cols, tgt, scale = [], [], [], []
+    for r, target_ids in enumerate(targets):
+        n_t = len(target_ids)
+        for i in range(first_rows[r], first_rows[r] + n_rw[r]):
+            rows += [i] * n_t
+            cols += [lengths[i] - n_t + j for j in range(n_t)]
+            tgt += list(target_ids)
+            scale += [1.0 / n_t] * n_t
+    as_long = lambda xs: torch.tensor(xs, device=device, dtype=torch.long)  # noqa: E731
+    return _Block(enc, lookup, as_long(rw_owner), as_long(n_rw), as_long(kl_rows), as_long(rows), as_long(cols),
+                  as_long(tgt), torch.tensor(scale, device=device), first_rows)
+
+
+def compute_values(model, tok, arch, requests: list[dict], layer: int, context_templates, hp: dict,
+                   init_site: str = "layer", prefix_cache: bool = True) -> list[ValueResult]:
+    """The value optimisation of each request, all in one batch.
+
+    The requests' rows never interact (attention stays within a row, norms are per token), the loss is the sum of
+    the per-request losses, and Adam is element-wise: so each request's ``delta`` follows the same trajectory as
+    in a run of its own (to float round-off of the batched matrix products), with its own clamp and its own early
+    stop (a request that stopped keeps the ``delta`` of the step where it stopped). One request = ROME's
+    ``compute_v`` / MEMIT's ``compute_z`` exactly."""
+    device = next(model.parameters()).device
+    blk = _block_prompts(tok, requests, context_templates, hp, device)
+    n_req, n_rows = len(requests), len(blk.lookup)
     layer_name = arch.layer.format(layer)
     init_name = arch.mlp.format(layer) if init_site == "mlp" else layer_name
     with torch.no_grad(), capture(model, outputs=[layer_name, init_name], stop_after=layer_name) as st:
-        run(model, input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
+        run(model, input_ids=blk.enc["input_ids"], attention_mask=blk.enc["attention_mask"])
     h_layer = st[("out", layer_name)]
-    init = st[("out", init_name)][0, lookup[0]].detach().clone()
+    first = torch.tensor(blk.first_rows, device=device)
+    init = st[("out", init_name)][first, torch.tensor(blk.lookup, device=device)[first]].detach().clone()
+    init_norm = init.norm(dim=1)
 
     loss_layer = max(int(hp["v_loss_layer"]), layer)
-    upper = UpperForward(model, arch, layer, loss_layer, enc["attention_mask"], enc["input_ids"], lookup,
-                         prefix_cache=prefix_cache)
+    upper = UpperForward(model, arch, layer, loss_layer, blk.enc["attention_mask"], blk.enc["input_ids"],
+                         blk.lookup, prefix_cache=prefix_cache)
     lm_head = model.get_output_embeddings()
+    row_owner = torch.cat([blk.rw_owner, torch.arange(n_req, device=device)])  # request of rw rows, then KL rows
+    look_rows = torch.cat([torch.arange(n_rows, device=device)[~_is_kl(n_rows, blk.kl_rows)], blk.kl_rows])
+    look_cols = torch.tensor(blk.lookup, device=device)[look_rows]
+    out_rows = torch.cat([blk.pos_rows, blk.kl_rows])
+    out_cols = torch.cat([blk.pos_cols, look_cols[-n_req:]])
+    n_pos = len(blk.pos_rows)
 
-    delta = torch.zeros(h_layer.shape[-1], device=device, dtype=h_layer.dtype, requires_grad=True)
+    delta = torch.zeros(n_req, h_layer.shape[-1], device=device, dtype=h_layer.dtype, requires_grad=True)
     opt = torch.optim.Adam([delta], lr=float(hp["v_lr"]))
-    kl_init = None
-    probs: list[float] = []
-    max_norm = float(hp["clamp_norm_factor"]) * init.norm()
+    max_norm = float(hp["clamp_norm_factor"]) * init_norm
+    kl_factor, wd_factor = float(hp["kl_factor"]), float(hp["v_weight_decay"])
     steps = int(hp["v_num_grad_steps"])
-    it = 0
+    autocast = _autocast(hp.get("compute_dtype"), device)
+    kl_init = None
+    active = torch.ones(n_req, dtype=torch.bool, device=device)
+    prob_first: list[float] = [0.0] * n_req
+    prob_last: list[float] = [0.0] * n_req
+    n_steps = [steps] * n_req
+    final_delta = torch.zeros_like(delta, requires_grad=False)
     for it in range(steps):
         opt.zero_grad()
-        hidden = h_layer.index_put((look_rows, look_cols), delta.unsqueeze(0).expand(len(lookup), -1),
-                                   accumulate=True)
-        final = upper.final_at(hidden, torch.cat([rows_t, look_rows[n_rw:]]), torch.cat([cols_t, look_cols[n_rw:]]))
-        final_rw, final_kl = final[: len(rows_t)], final[len(rows_t):]
-        logp = torch.log_softmax(lm_head(final_rw).float(), dim=-1)
-        tok_logp = logp.gather(1, tgt_t.unsqueeze(1)).view(n_rw, n_t)
-        nll_each = -tok_logp.sum(1) / n_t
-        nll = nll_each.mean()
-        kl_logp = torch.log_softmax(lm_head(final_kl).float(), dim=-1)
+        hidden = h_layer.index_put((look_rows, look_cols), delta[row_owner], accumulate=True)
+        with autocast:
+            final = upper.final_at(hidden, out_rows, out_cols)
+            logits = lm_head(final)
+        logp = torch.log_softmax(logits[:n_pos].float(), dim=-1)
+        tok_logp = logp.gather(1, blk.pos_tgt.unsqueeze(1)).squeeze(1)
+        nll_row = torch.zeros(n_rows, device=device).index_add(0, blk.pos_rows, -tok_logp * blk.pos_scale)
+        nll_rw = nll_row[look_rows[: len(blk.rw_owner)]]  # per rewriting row, in request order
+        nll = torch.zeros(n_req, device=device).index_add(0, blk.rw_owner, nll_rw) / blk.n_rw
+        prob = torch.zeros(n_req, device=device).index_add(0, blk.rw_owner, torch.exp(-nll_rw)) / blk.n_rw
+        kl_logp = torch.log_softmax(logits[n_pos:].float(), dim=-1)
         if kl_init is None:
             kl_init = kl_logp.detach().clone()
-        kl = float(hp["kl_factor"]) * torch.nn.functional.kl_div(kl_init, kl_logp, log_target=True,
-                                                                 reduction="batchmean")
-        wd = float(hp["v_weight_decay"]) * (delta.norm() / init.norm() ** 2)
+        kl = kl_factor * (kl_logp.exp() * (kl_logp - kl_init)).sum(-1)
+        wd = wd_factor * (delta.norm(dim=1) / init_norm ** 2)
         loss = nll + kl + wd
-        probs.append(torch.exp(-nll_each).mean().item())
-        if loss.item() < 5e-2 or it == steps - 1:
+        loss_now, prob_now = loss.tolist(), prob.tolist()
+        for r in range(n_req):
+            if not active[r]:
+                continue
+            if it == 0:
+                prob_first[r] = prob_now[r]
+            prob_last[r] = prob_now[r]
+            if loss_now[r] < 5e-2 or it == steps - 1:
+                active[r] = False
+                n_steps[r] = it + 1
+                final_delta[r] = delta[r].detach()
+        if not bool(active.any()):
             break
-        loss.backward()
+        (loss * active).sum().backward()
         opt.step()
         with torch.no_grad():
-            if delta.norm() > max_norm:
-                delta.mul_(max_norm / delta.norm())
-    delta = delta.detach()
-    return ValueResult(target=init + delta, init=init, delta=delta, prob_first=probs[0], prob_last=probs[-1],
-                       steps=it + 1)
+            norms = delta.norm(dim=1)
+            delta.mul_(torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms)).unsqueeze(1))
+    return [ValueResult(target=init[r] + final_delta[r], init=init[r], delta=final_delta[r].clone(),
+                        prob_first=prob_first[r], prob_last=prob_last[r], steps=n_steps[r]) for r in range(n_req)]
+
+
+def _is_kl(n_rows: int, kl_rows: torch.Tensor) -> torch.Tensor:
+    mask = torch.zeros(n_rows, dtype=torch.bool, device=kl_rows.device)
+    mask[kl_rows] = True
+    return mask
+
+
+def _autocast(compute_dtype: str | None, device):
+    """``compute_dtype: bfloat16`` runs the optimisation's forward and backward in bf16 autocast (the loss, the
+    optimised vector and Adam stay float32). Not the references' setting: off in every ``reference`` set."""
+    if compute_dtype in (None, "float32"):
+        return contextlib.nullcontext()
+    if compute_dtype not in ("bfloat16", "float16"):
+        raise ValueError(f"hyperparameter compute_dtype must be float32, bfloat16 or float16, got {compute_dtype!r}")
+    return torch.autocast(device_type=device.type, dtype=getattr(torch, compute_dtype))
