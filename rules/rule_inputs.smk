@@ -56,6 +56,20 @@ def report_inputs(model):
         "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)
-           if DATASETS_CFG[d].get("downstream", True)],
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in downstream_steps(d)],
     }
+
+
+def downstream_steps(dataset):
+    """Checkpoints of `dataset` that lm-eval runs on: `downstream: true` (default) every one, false none, a list
+    those steps (each must be a checkpoint)."""
+    choice = DATASETS_CFG[dataset].get("downstream", True)
+    steps = steps_for(dataset)
+    if choice is True:
+        return steps
+    if choice is False:
+        return []
+    missing = [s for s in choice if s not in steps]
+    if missing:
+        raise ValueError(f"config datasets.{dataset}.downstream: {missing} are not checkpoints ({steps})")
+    return list(choice)
