@@ -13,6 +13,11 @@ if not workflow.configfiles:
     configfile: "config.yaml"
 
 
+# `--config key=value`: values typed as YAML (Snakemake passes nested ones as strings); a key given there replaces
+# the config file's value as a whole (seqedit.config_overrides)
+from seqedit.config_overrides import command_line_config
+
+config.update(command_line_config(getattr(workflow.config_settings, "config", None)))
 validate(config, "config/schema.yaml")
 
 
