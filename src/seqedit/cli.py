@@ -17,6 +17,7 @@ COMMANDS = {
     "downstream": ("seqedit.downstream.cli", "lm-eval downstream tasks on the base model or a checkpoint"),
     "target-perplexity": ("seqedit.evaluation.perplexity", "perplexity of the edit targets, unedited model"),
     "report": ("seqedit.report.cli", "figures and tables"),
+    "report-data": ("seqedit.report.data_perspective", "Fig. 3, target-perplexity table, verdicts C7 and C8"),
 }
 
 

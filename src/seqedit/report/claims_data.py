@@ -1,0 +1,193 @@
+"""Verdicts of the paper's data-perspective claims, as pure functions over loaded numbers.
+
+- C7 (Fig. 3): after N edits the downstream damage is ordered like the target perplexity of the question form
+  (the paper: T/F < MC < DG in both).
+- C8 (Fig. 2): the downstream damage after N edits differs between editing datasets.
+
+Damage is the base model's downstream average minus the edited model's (:mod:`seqedit.report.damage`), a
+fraction (shown in points, x100). Two damages are compared by their difference ``b - a`` and its 95% interval
+``+- z * sqrt(se_a^2 + se_b^2)`` (z = 1.96): "greater" when the interval is above 0, "less" when below, "equivalent"
+when it lies inside ``+- margin`` (default 1 point), else "uncertain" (also when a standard error is unknown).
+
+Per method, C7 orders the forms by measured target perplexity and compares consecutive forms: a significant
+reversal ("less") is *not reproduced*; else any "uncertain" pair is *inconclusive*; all "greater" is *reproduced*;
+the rest (some pair equivalent) *not reproduced*. C8 compares every pair of datasets: a significant difference is
+*reproduced*; all pairs equivalent *not reproduced*; else *inconclusive*. Over methods, the verdict is the common
+one; when the methods disagree it is *inconclusive* (the evidence lists each method's verdict).
+
+Each function returns ``{"claim", "evidence", "verdict"}`` (the shape of :mod:`seqedit.report.claims`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+Z95 = 1.959963984540054
+DEFAULT_MARGIN = 0.01  # one point of downstream average
+
+C7_CLAIM = ("C7 (Fig. 3): the downstream damage after N edits is ordered like the target perplexity of the question "
+            "form (T/F < MC < DG)")
+C8_CLAIM = "C8 (Fig. 2): the downstream damage after N edits differs between editing datasets"
+PAPER_FORM_ORDER = ("mqd_tf", "mqd_mc", "mqd_dg")
+FORM_LABELS = {"mqd_tf": "T/F", "mqd_mc": "MC", "mqd_dg": "DG"}
+
+Estimate = tuple[float, float]  # (damage, standard error)
+MethodDamage = tuple[int | None, Mapping[str, Estimate]]  # (number of edits, {dataset: estimate})
+
+
+def label(dataset: str) -> str:
+    return FORM_LABELS.get(dataset, dataset)
+
+
+def compare(a: Estimate, b: Estimate, z: float = Z95, margin: float = DEFAULT_MARGIN) -> tuple[str, float, float]:
+    """``(relation, low, high)`` of ``b - a``: relation "greater" / "less" / "equivalent" / "uncertain"."""
+    diff = b[0] - a[0]
+    se = math.sqrt(a[1] ** 2 + b[1] ** 2) if not (math.isnan(a[1]) or math.isnan(b[1])) else math.nan
+    if math.isnan(se) or math.isnan(diff):
+        return "uncertain", math.nan, math.nan
+    low, high = diff - z * se, diff + z * se
+    if low > 0:
+        return "greater", low, high
+    if high < 0:
+        return "less", low, high
+    if -margin <= low and high <= margin:
+        return "equivalent", low, high
+    return "uncertain", low, high
+
+
+def _pts(x: float) -> str:
+    return "nan" if math.isnan(x) else f"{100 * x:.2f}"
+
+
+def _estimates(damage: Mapping[str, Estimate], order: Sequence[str]) -> str:
+    return ", ".join(f"{label(d)} {_pts(damage[d][0])} +- {_pts(Z95 * damage[d][1])}" for d in order)
+
+
+def _pair_text(a: str, b: str, rel: str, low: float, high: float, damage: Mapping[str, Estimate]) -> str:
+    diff = damage[b][0] - damage[a][0]
+    return f"{label(b)} - {label(a)} = {_pts(diff)} [{_pts(low)}, {_pts(high)}] ({rel})"
+
+
+def _combine(per_method: dict[str, str]) -> str:
+    verdicts = set(per_method.values())
+    if not verdicts:
+        return INCONCLUSIVE
+    return verdicts.pop() if len(verdicts) == 1 else INCONCLUSIVE
+
+
+def _result(claim: str, lines: list[str], per_method: dict[str, str], extra: str = "") -> dict:
+    verdict = _combine(per_method)
+    if not per_method:
+        lines.append("no method has the needed results")
+    elif len(set(per_method.values())) > 1:
+        lines.append("methods disagree: " + ", ".join(f"{m} {v}" for m, v in per_method.items()))
+    evidence = " ".join(s for s in [extra, *lines] if s)
+    return {"claim": claim, "evidence": evidence, "verdict": verdict}
+
+
+def c7_method(damage: Mapping[str, Estimate], ppl: Mapping[str, float], margin: float = DEFAULT_MARGIN,
+              z: float = Z95) -> tuple[str, str]:
+    """``(verdict, text)`` of C7 for one method: ``damage`` and ``ppl`` keyed by question-form dataset."""
+    order = sorted((d for d in damage if d in ppl and not math.isnan(ppl[d])), key=lambda d: ppl[d])
+    if len(order) < 2:
+        return INCONCLUSIVE, f"fewer than two question forms with both damage and perplexity ({', '.join(order)})"
+    pairs = [(a, b, *compare(damage[a], damage[b], z, margin)) for a, b in zip(order, order[1:])]
+    relations = [p[2] for p in pairs]
+    if "less" in relations:
+        verdict = NOT_REPRODUCED
+    elif "uncertain" in relations:
+        verdict = INCONCLUSIVE
+    elif all(r == "greater" for r in relations):
+        verdict = REPRODUCED
+    else:
+        verdict = NOT_REPRODUCED
+    text = (f"damage (points, +-95%): {_estimates(damage, order)}; "
+            + "; ".join(_pair_text(a, b, rel, lo, hi, damage) for a, b, rel, lo, hi in pairs))
+    if len(order) < len(PAPER_FORM_ORDER):
+        text += f"; only {len(order)} of the {len(PAPER_FORM_ORDER)} forms"
+    return verdict, text
+
+
+def verdict_c7(damage_by_method: Mapping[str, MethodDamage], ppl: Mapping[str, float],
+               margin: float = DEFAULT_MARGIN, z: float = Z95) -> dict:
+    """C7 over methods: ``damage_by_method[method] = (n_edits, {form dataset: (damage, se)})``, ``ppl[form
+    dataset]`` the mean target perplexity under the unedited model."""
+    known = [d for d in PAPER_FORM_ORDER if d in ppl] + sorted(d for d in ppl if d not in PAPER_FORM_ORDER)
+    order = sorted(known, key=lambda d: ppl[d])
+    ppl_text = " < ".join(f"{label(d)} {ppl[d]:.1f}" for d in order)
+    if ppl_text:
+        same = [d for d in order if d in PAPER_FORM_ORDER] == [d for d in PAPER_FORM_ORDER if d in order]
+        ppl_text = (f"Target perplexity (mean, unedited model): {ppl_text}"
+                    f" ({'the paper' if same else 'not the paper'}'s order T/F < MC < DG).")
+    else:
+        ppl_text = "No target perplexity available."
+    per_method, lines = {}, []
+    for method, (n, damage) in damage_by_method.items():
+        if not damage:
+            continue
+        verdict, text = c7_method(damage, ppl, margin, z)
+        per_method[method] = verdict
+        lines.append(f"{method} at {n} edits: {text} -> {verdict}.")
+    return _result(C7_CLAIM, lines, per_method, ppl_text)
+
+
+def c8_method(damage: Mapping[str, Estimate], margin: float = DEFAULT_MARGIN, z: float = Z95) -> tuple[str, str]:
+    """``(verdict, text)`` of C8 for one method: ``damage`` keyed by editing dataset."""
+    names = sorted(damage, key=lambda d: damage[d][0])
+    if len(names) < 2:
+        return INCONCLUSIVE, f"fewer than two datasets with results ({', '.join(names)})"
+    pairs = [(a, b, *compare(damage[a], damage[b], z, margin)) for i, a in enumerate(names) for b in names[i + 1:]]
+    relations = [p[2] for p in pairs]
+    if any(r in ("greater", "less") for r in relations):
+        verdict = REPRODUCED
+    elif all(r == "equivalent" for r in relations):
+        verdict = NOT_REPRODUCED
+    else:
+        verdict = INCONCLUSIVE
+    differ = [p for p in pairs if p[2] in ("greater", "less")]
+    shown = differ or [max(pairs, key=lambda p: abs(damage[p[1]][0] - damage[p[0]][0]))]
+    text = (f"damage (points, +-95%): {_estimates(damage, names)}; "
+            f"{len(differ)} of {len(pairs)} pairs differ significantly"
+            + ("" if differ else " (largest difference shown)") + ": "
+            + "; ".join(_pair_text(a, b, rel, lo, hi, damage) for a, b, rel, lo, hi in shown))
+    return verdict, text
+
+
+def verdict_c8(damage_by_method: Mapping[str, MethodDamage], margin: float = DEFAULT_MARGIN, z: float = Z95) -> dict:
+    """C8 over methods: ``damage_by_method[method] = (n_edits, {dataset: (damage, se)})``."""
+    per_method, lines = {}, []
+    for method, (n, damage) in damage_by_method.items():
+        if not damage:
+            continue
+        verdict, text = c8_method(damage, margin, z)
+        per_method[method] = verdict
+        lines.append(f"{method} at {n} edits: {text} -> {verdict}.")
+    return _result(C8_CLAIM, lines, per_method)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# from the loaded result files
+
+
+def c7_from_results(downstream, perplexity: Mapping[str, float], methods: Sequence[str] = ("rome", "memit", "d4s"),
+                    forms: Sequence[str] = PAPER_FORM_ORDER, n_edits: int | None = None, tasks=None,
+                    margin: float = DEFAULT_MARGIN) -> dict:
+    """C7 from :func:`seqedit.report.tables.load_downstream`'s DataFrame and ``{form dataset: mean perplexity}``
+    (:func:`seqedit.report.perplexity.mean_perplexities`); N = the last checkpoint all forms share, per method."""
+    from .damage import damage_at, damage_table
+
+    table = damage_table(downstream, tasks)
+    by_method = {m: damage_at(table, m, forms, n_edits) for m in methods}
+    return verdict_c7(by_method, {d: p for d, p in perplexity.items() if d in forms}, margin)
+
+
+def c8_from_results(downstream, methods: Sequence[str] = ("kn", "rome", "memit"),
+                    datasets: Sequence[str] | None = None, n_edits: int | None = None, tasks=None,
+                    margin: float = DEFAULT_MARGIN) -> dict:
+    """C8 from :func:`seqedit.report.tables.load_downstream`'s DataFrame; every edited dataset unless given."""
+    from .damage import damage_at, damage_table
+
+    table = damage_table(downstream, tasks)
+    names = list(datasets) if datasets is not None else sorted(table["dataset"].dropna().unique())
+    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin)

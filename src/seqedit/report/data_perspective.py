@@ -1,0 +1,55 @@
+"""``seqedit report-data``: the data-perspective report of one model (Fig. 3, the target-perplexity table and the
+verdicts of C7 and C8).
+
+Writes ``{figures_dir}/fig3_mqd_downstream.{png,pdf}``, ``{tables_dir}/table_target_perplexity.{md,csv,
+provenance.json}`` and ``{tables_dir}/claims_data.json`` (``[{claim, evidence, verdict}]`` for C7 and C8).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+OUTPUT_NAMES = {
+    "figures": ["fig3_mqd_downstream.png", "fig3_mqd_downstream.pdf"],
+    "tables": ["table_target_perplexity.md", "table_target_perplexity.csv",
+               "table_target_perplexity.provenance.json", "claims_data.json"],
+}
+
+
+def make_data_report(model: str, downstream: list[str], perplexity: list[str], figures_dir: str, tables_dir: str,
+                     config: str | None = None, c7_methods=("rome", "memit", "d4s"),
+                     c8_methods=("kn", "rome", "memit")) -> list[dict]:
+    from ..atomic import write_json
+    from . import provenance as P
+    from .claims_data import c7_from_results, c8_from_results
+    from .fig3 import fig3_mqd, save_fig3
+    from .perplexity import load_perplexity, mean_perplexities, write_perplexity_table
+    from .tables import load_downstream
+
+    prov = P.collect(config)
+    ds = load_downstream(downstream)
+    if not ds.empty:
+        ds = ds[ds["model"] == model] if model in set(ds["model"]) else ds
+    ppl_df = load_perplexity(perplexity)
+    ppl = mean_perplexities(ppl_df)
+    save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model), figures_dir)
+    write_perplexity_table(ppl_df, tables_dir, prov)
+    claims = [c7_from_results(ds, ppl, methods=list(c7_methods)), c8_from_results(ds, methods=list(c8_methods))]
+    write_json(f"{tables_dir}/claims_data.json", claims)
+    return claims
+
+
+def cli(command: str, argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog=f"seqedit {command}", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True)
+    p.add_argument("--downstream", nargs="*", default=[], help="downstream JSON files (base.json and checkpoints)")
+    p.add_argument("--perplexity", nargs="*", default=[], help="results/perplexity/{model}/{dataset}.json files")
+    p.add_argument("--figures-dir", required=True)
+    p.add_argument("--tables-dir", required=True)
+    p.add_argument("--config", default=None, help="config file recorded in the provenance")
+    p.add_argument("--c7-methods", nargs="+", default=["rome", "memit", "d4s"])
+    p.add_argument("--c8-methods", nargs="+", default=["kn", "rome", "memit"])
+    a = p.parse_args(argv)
+    claims = make_data_report(a.model, a.downstream, a.perplexity, a.figures_dir, a.tables_dir, a.config,
+                              a.c7_methods, a.c8_methods)
+    print(json.dumps(claims, indent=1))

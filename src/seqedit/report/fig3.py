@@ -1,0 +1,119 @@
+"""Fig. 3: downstream scores vs number of edits for each MQD question form (T/F, MC, DG), per editing method.
+
+Rows: methods (ROME, MEMIT, D4S by default); columns: the downstream tasks and their average; one line per
+question form, labelled with its target perplexity under the unedited model; 0 edits is the base model; bars are
++-1 standard error (the average's: sqrt(sum se^2) / #tasks). Reads the DataFrame of
+:func:`seqedit.report.tables.load_downstream` (the files Fig. 2 reads). A panel without data says so.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from ..atomic import atomic_path  # noqa: E402
+from .claims_data import FORM_LABELS, PAPER_FORM_ORDER  # noqa: E402
+from .tables import method_display, order_tasks, task_display  # noqa: E402
+
+FIGURE_NAME = "fig3_mqd_downstream"
+METHODS = ("rome", "memit", "d4s")
+AVERAGE = "average"
+CAPTION = ("Fig. 3: downstream scores vs number of edits for the three MQD question forms (True/False, "
+           "Multiple-choice, Directly-generated; target perplexity under the unedited model in the legend). MQD is "
+           "our rebuild from CounterFact facts: the paper's MQD was not released, and neither were ELKEN, 20Q and "
+           "CKD (the paper's other Fig. 2 datasets), so they are not shown.")
+_COLORS = {"mqd_tf": "tab:green", "mqd_mc": "tab:orange", "mqd_dg": "tab:red"}
+
+
+def series(ds: pd.DataFrame, dataset: str, method: str, task: str) -> pd.DataFrame:
+    """``n_edits, value, stderr`` of one (form, method) and task (or :data:`AVERAGE`), base model at 0 edits."""
+    base = ds[ds["is_base"]]
+    edited = ds[(~ds["is_base"]) & (ds["dataset"] == dataset) & (ds["method"] == method)]
+    if edited.empty:
+        return pd.DataFrame(columns=["n_edits", "value", "stderr"])
+    rows = []
+    for n, g in [(0, base), *edited.groupby("n_edits")]:
+        g = g if task == AVERAGE else g[g["task"] == task]
+        if task == AVERAGE:
+            g = g[g["task"].isin(set(edited["task"]) & set(base["task"]))]
+        if g.empty:
+            continue
+        k = len(g)
+        se = math.sqrt(sum(s ** 2 for s in g["stderr"].fillna(math.nan))) / k
+        rows.append({"n_edits": int(n), "value": g["value"].mean(), "stderr": se})
+    return pd.DataFrame(rows, columns=["n_edits", "value", "stderr"]).sort_values("n_edits")
+
+
+def _label(dataset: str, ppl: Mapping[str, float] | None) -> str:
+    text = FORM_LABELS.get(dataset, dataset)
+    if ppl and dataset in ppl:
+        text += f" (target PPL {ppl[dataset]:.1f})"
+    return text
+
+
+def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, methods: Sequence[str] = METHODS,
+             forms: Sequence[str] = PAPER_FORM_ORDER, tasks: Sequence[str] | None = None,
+             footer: str | None = None, model: str | None = None):
+    """The figure (not saved); ``perplexity``: ``{form dataset: mean target PPL}`` for the legend."""
+    if tasks is None:
+        tasks = order_tasks(ds["task"].unique()) if not ds.empty else []
+    columns = [*tasks, AVERAGE] if len(tasks) != 1 else list(tasks)
+    fig, axes = plt.subplots(len(methods), len(columns), squeeze=False, layout="constrained",
+                             figsize=(3.2 * len(columns) + 2.2, 2.5 * len(methods) + 1.4))
+    for i, method in enumerate(methods):
+        for j, task in enumerate(columns):
+            ax = axes[i, j]
+            ax.set_title(f"{method_display(method)} - {task_display(task) if task != AVERAGE else 'average'}",
+                         fontsize=9)
+            drawn = False
+            for form in forms:
+                s = series(ds, form, method, task) if not ds.empty else pd.DataFrame()
+                if s.empty:
+                    continue
+                ax.errorbar(s["n_edits"], 100 * s["value"], yerr=100 * s["stderr"], marker="o", ms=3, lw=1.3,
+                            capsize=1.5, color=_COLORS.get(form), label=_label(form, perplexity))
+                drawn = True
+            if not drawn:
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="0.45")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                continue
+            ax.set_xlabel("number of edits", fontsize=8)
+            ax.set_ylabel("score (%)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    handles, labels = {}, []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    if labels:
+        fig.legend([handles[lab] for lab in labels], labels, loc="outside right upper", fontsize=7.5, frameon=False)
+    title = "Fig. 3 - downstream performance vs number of edits per MQD question form (0 = base model; +-1 SE)"
+    fig.suptitle(f"{model}: {title}" if model else title, fontsize=10.5, x=0.01, ha="left")
+    note = CAPTION + (f"\n{footer}" if footer else "")
+    fig.supxlabel("\n".join(textwrap.wrap(note, width=int(fig.get_size_inches()[0] * 19))), fontsize=6,
+                  color="0.35", x=0.005, ha="left", multialignment="left")
+    return fig
+
+
+def save_fig3(fig, out_dir: str | Path, name: str = FIGURE_NAME, formats: Sequence[str] = ("png", "pdf"),
+              dpi: int = 130) -> list[Path]:
+    paths = []
+    for ext in formats:
+        path = Path(out_dir) / f"{name}.{ext}"
+        with atomic_path(path, suffix=f".{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=dpi)
+        paths.append(path)
+    plt.close(fig)
+    return paths
