@@ -1,7 +1,12 @@
 # seqedit: "Reasons and Solutions for the Decline in Model Performance after Editing" (Huang et al., NeurIPS 2024)
 # as a DAG: model -> data -> layer stats -> sequential edits (checkpoint chain) -> norms, edit metrics,
 # downstream (lm-eval) -> figures and tables.  `snakemake --cores all` runs the embedded default (config.yaml).
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
+
+from seqedit.config_check import check_integers
+from seqedit.config_overrides import command_line_config
 
 min_version("8.0")
 
@@ -15,10 +20,9 @@ if not workflow.configfiles:
 
 # `--config key=value`: values typed as YAML (Snakemake passes nested ones as strings); a key given there replaces
 # the config file's value as a whole (seqedit.config_overrides)
-from seqedit.config_overrides import command_line_config
-
 config.update(command_line_config(getattr(workflow.config_settings, "config", None)))
 validate(config, "config/schema.yaml")
+check_integers(config, Path(workflow.basedir) / "config" / "schema.yaml")  # 3.0 passes JSON Schema's integer
 
 
 include: "rules/common.smk"

@@ -10,6 +10,7 @@ import yaml
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS
 from seqedit.methods import available_methods, get_method
+from seqedit.methods.base import load_hparams
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
@@ -50,10 +51,15 @@ def _check_config():
             raise ValueError(f"config methods: unknown method {method!r}; known: {', '.join(known)}")
         hp_file = HPARAMS_DIR / f"{method}.yaml"
         blocks = yaml.safe_load(hp_file.read_text())
+        hp_set = config.get("hparams_set", "tuned")
         for model in config["models"]:
-            if config.get("hparams_set", "tuned") not in blocks.get(model, {}):
-                raise ValueError(f"{hp_file}: no hyperparameter set {config.get('hparams_set', 'tuned')!r} "
-                                 f"for model {model!r}")
+            if hp_set not in blocks.get(model, {}):
+                raise ValueError(f"{hp_file}: no hyperparameter set {hp_set!r} for model {model!r}")
+            required = get_method(method).required
+            missing = [k for k in required if k not in load_hparams(hp_file, model, hp_set)]
+            if missing:
+                raise ValueError(f"{hp_file}: model {model!r}, set {hp_set!r} lacks the hyperparameters "
+                                 f"{', '.join(missing)} (method {method} needs {', '.join(required)})")
     if config["stats"]["corpus"] not in CORPORA and not config["stats"].get("path"):
         raise ValueError(f"config stats.corpus: unknown corpus {config['stats']['corpus']!r}; "
                          f"known: {', '.join(sorted(CORPORA))}")

@@ -63,3 +63,36 @@ def test_a_dataset_can_override_checkpoints_and_methods(tmp_path):
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert int(counts["edit"]) == 2 * len(methods) + 1
     assert int(counts["norms"]) == len(methods) + 1
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"datasets": {"zsre": {"n_requests": 3.0}}}, "datasets.zsre.n_requests: 3.0 is not an integer (write 3)"),
+    ({"checkpoints": [1, 2.0]}, "checkpoints[1]: 2.0 is not an integer (write 2)"),
+    ({"stats": {"corpus": "wikitext2-test", "n_tokens": 1000.0}}, "stats.n_tokens: 1000.0 is not an integer"),
+    ({"downstream": {"tasks": {"winogrande": {"limit": 2.0}}}}, "downstream.tasks.winogrande.limit: 2.0"),
+    ({"device": "cdua"}, "instance['device']"),
+])
+def test_a_float_integer_or_unknown_device_is_refused_before_any_job(tmp_path, changes, needle):
+    res = dry_run(tmp_path, **{"datasets": {"zsre": {"n_requests": 3}}, "checkpoints": [1, 2], **changes})
+    assert res.returncode != 0
+    assert needle in res.stderr + res.stdout
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_a_known_device_is_accepted(tmp_path, device):
+    res = dry_run(tmp_path, datasets={"zsre": {"n_requests": 3}}, checkpoints=[1, 2], methods=["rome"], device=device)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_a_hparams_file_missing_a_required_key_names_file_and_key(tmp_path):
+    hp_dir = tmp_path / "hparams"
+    hp_dir.mkdir()
+    from seqedit.methods.base import load_hparams
+
+    hp = load_hparams(ROOT / "config" / "hparams" / "rome.yaml", "smollm2-135m", "tuned")
+    del hp["layers"]
+    (hp_dir / "rome.yaml").write_text(yaml.safe_dump({"smollm2-135m": {"tuned": hp}}))
+    res = dry_run(tmp_path, methods=["rome"], hparams_dir=str(hp_dir))
+    assert res.returncode != 0
+    assert f"{hp_dir / 'rome.yaml'}: model 'smollm2-135m', set 'tuned' lacks the hyperparameters layers" in \
+        res.stderr + res.stdout

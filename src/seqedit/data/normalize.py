@@ -63,11 +63,19 @@ class RecordError(ValueError):
 
 
 def load_records(path: str | os.PathLike) -> list:
-    """A JSON array, or JSON lines."""
-    text = Path(path).read_text(encoding="utf-8")
+    """A JSON array, or JSON lines; an unreadable, invalid or empty file is an error naming it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); fetch it again") from None
     stripped = text.lstrip()
+    if not stripped:
+        raise ValueError(f"{path}: the file is empty (no records); fetch it again")
     if stripped.startswith("["):
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from None
     else:
         data = []
         for lineno, line in enumerate(text.splitlines(), 1):
@@ -78,6 +86,8 @@ def load_records(path: str | os.PathLike) -> list:
                     raise ValueError(f"{path}: line {lineno}: not JSON ({e})") from None
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON array of records or JSON lines, got {type(data).__name__}")
+    if not data:
+        raise ValueError(f"{path}: holds no records; fetch it again")
     return data
 
 

@@ -1,0 +1,28 @@
+"""A raw data file that is not valid JSON, not UTF-8 or empty is an error naming the file (not a bare decode error)."""
+from __future__ import annotations
+
+import pytest
+
+from seqedit.data.normalize import load_records
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b'[{"src": "a"},\n {"src": }]', "line 2, column 10: not valid JSON"),
+    (b'{"src": "a"}\n{"src": \n', "line 2: not JSON"),
+    (b'[{"src": "caf\xe9"}]', "not UTF-8 text"),
+    (b"", "the file is empty"),
+    (b"  \n\n", "the file is empty"),
+    (b"[]", "holds no records"),
+])
+def test_a_bad_data_file_is_an_error_naming_it(tmp_path, content, needle):
+    path = tmp_path / "zsre.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        load_records(path)
+    assert str(err.value).startswith(f"{path}: ") and needle in str(err.value)
+
+
+def test_a_good_data_file_loads(tmp_path):
+    path = tmp_path / "zsre.json"
+    path.write_text('[{"src": "a"}, {"src": "b"}]')
+    assert load_records(path) == [{"src": "a"}, {"src": "b"}]
