@@ -33,9 +33,12 @@ include: "rules/edit.smk"
 include: "rules/norms.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/perplexity_inputs.smk"
+include: "rules/perplexity.smk"
 
 
 rule all:
     default_target: True
     input:
         all_outputs(),
+        data_perspective_outputs(),  # Fig. 3, the perplexity table, C7/C8: only with an MQD dataset configured

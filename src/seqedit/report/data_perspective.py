@@ -47,8 +47,8 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--figures-dir", required=True)
     p.add_argument("--tables-dir", required=True)
     p.add_argument("--config", default=None, help="config file recorded in the provenance")
-    p.add_argument("--c7-methods", nargs="+", default=["rome", "memit", "d4s"])
-    p.add_argument("--c8-methods", nargs="+", default=["kn", "rome", "memit"])
+    p.add_argument("--c7-methods", nargs="*", default=["rome", "memit", "d4s"])
+    p.add_argument("--c8-methods", nargs="*", default=["kn", "rome", "memit"])
     a = p.parse_args(argv)
     claims = make_data_report(a.model, a.downstream, a.perplexity, a.figures_dir, a.tables_dir, a.config,
                               a.c7_methods, a.c8_methods)
