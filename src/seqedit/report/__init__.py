@@ -41,6 +41,8 @@ TABLES: dict[str, str] = {
                                  "MQuAKE (multi-hop, single-hop accuracy) per method at the last checkpoint",
     "table4_downstream": "Table 4: downstream scores (%) of the base model and of the last checkpoint, change in "
                          "parentheses",
+    "claims": "The paper's claims C1-C6: evidence from this run and a verdict computed from the result files "
+              "(reproduced / not reproduced / inconclusive)",
 }
 TABLE_FORMATS: tuple[str, ...] = ("md", "csv", "tex", "provenance.json")
 

@@ -126,7 +126,12 @@ def make_report(
             "table3_counterfact_mquake": f"Table 3{on}: CounterFact and MQuAKE at the last checkpoint",
             "table4_downstream": f"Table 4{on}: downstream before/after sequential editing (%)",
         }
+        from . import claims as C
+
+        titles["claims"] = f"The paper's claims{on}, tested on this run"
+        claims_df = C.claims_table(norms_df, metrics_df, ds_df)
         render = {
+            "claims": (claims_df, C.claims_markdown, C.claims_latex),
             "table2_zsre": (t2, T.table2_markdown, T.table2_latex),
             "table3_counterfact_mquake": (t3, T.table3_markdown, T.table3_latex),
             "table4_downstream": (t4, T.table4_markdown, T.table4_latex),

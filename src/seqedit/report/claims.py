@@ -1,0 +1,268 @@
+"""The paper's claims, each with its evidence from this run and a computed verdict (:mod:`.verdicts`).
+
+Computed from the loaded result frames (:func:`seqedit.report.tables.load_norms`, ``load_metrics``,
+``load_downstream``) of one dataset (zsRE, the paper's Table 2 dataset, when present; else the dataset with the
+longest edit sequence). Every row states the criterion it applied, so a reader can check the verdict by hand.
+
+* C1 (Fig. 5a) ROME / MEMIT hit a bottleneck: the share of edits that succeed right after they are made
+  (immediate efficacy) is lower in the last quarter of the sequence than in the first.
+* C2 (Fig. 5b,c) ROME's / MEMIT's mean|W| over the edited layers grows (relative growth over the run, interval
+  from the slope of mean|W| on the edit index).
+* C3 the decline coincides with the growth: Spearman correlation of mean|W| with the reached target probability
+  over the edit sequence is negative.
+* C4 (Fig. 6a,b) D4S's mean|W| stays nearly flat: its relative growth is at most half of ROME's and MEMIT's.
+* C5 (Table 2, Fig. 8) at the largest edit count, D4S's Eff/Par/Spe average is above ROME's, MEMIT's and PMET's
+  (paired bootstrap over the requests).
+* C6 (Fig. 6c, Table 4) downstream scores fall for ROME/MEMIT and stay within 2 points of the base for D4S.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import verdicts as V
+
+CLAIM_COLUMNS = ["claim", "dataset", "methods", "statement", "evidence", "criterion", "verdict", "figure"]
+BOTTLENECK_MARGIN = 0.05  # a drop of immediate efficacy below 5 points does not count as a bottleneck
+GROWTH_MARGIN = 0.01  # relative growth of mean|W| of at least 1% counts as growth
+CORRELATION_MARGIN = 0.1
+DOWNSTREAM_MARGIN = 0.02  # 2 points (scores are fractions)
+
+
+def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.DataFrame,
+                 dataset: str | None = None) -> pd.DataFrame:
+    dataset = dataset or main_dataset(norms)
+    rows = []
+    if dataset is not None:
+        per_edit = edit_series(norms, dataset)
+        growth = {m: relative_growth(s) for m, s in per_edit.items()}
+        for method in ("rome", "memit"):
+            rows.append(c1_bottleneck(per_edit.get(method), dataset, method))
+        for method in ("rome", "memit"):
+            rows.append(c2_growth(per_edit.get(method), dataset, method, growth.get(method)))
+        for method in ("rome", "memit"):
+            rows.append(c3_correlation(per_edit.get(method), dataset, method))
+        rows.append(c4_flat(growth, dataset))
+        rows.append(c5_edit_metrics(metrics, dataset))
+        rows += c6_downstream(downstream, dataset)
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def main_dataset(norms: pd.DataFrame) -> str | None:
+    if norms is None or norms.empty:
+        return None
+    datasets = set(norms["dataset"].dropna())
+    if "zsre" in datasets:
+        return "zsre"
+    return max(sorted(datasets), key=lambda d: norms.loc[norms["dataset"] == d, "edit"].max())
+
+
+def edit_series(norms: pd.DataFrame, dataset: str) -> dict[str, pd.DataFrame]:
+    """Per method: one row per edit with mean|W| averaged over the edited weights and the per-edit log fields."""
+    out = {}
+    sub = norms[norms["dataset"] == dataset]
+    for method, g in sub.groupby("method"):
+        agg = g.groupby("edit").agg(mean_abs_w=("mean_abs_w", "mean"), z_prob_last=("z_prob_last", "first"),
+                                    immediate_efficacy=("immediate_efficacy", "first"))
+        out[str(method)] = agg.sort_index().reset_index()
+    return out
+
+
+def relative_growth(series: pd.DataFrame | None) -> tuple[float, float, float]:
+    """``(w_last - w_first) / w_first`` with an interval from the least-squares slope over the sequence."""
+    if series is None or len(series) < 3:
+        return float("nan"), float("nan"), float("nan")
+    w = series["mean_abs_w"].to_numpy(float)
+    slope, low, high = V.slope_interval(series["edit"].to_numpy(float), w)
+    span = series["edit"].iloc[-1] - series["edit"].iloc[0]
+    growth = (w[-1] - w[0]) / w[0]
+    scale = span / w[0]
+    # the observed growth, with the slope's relative uncertainty around it
+    half = (high - low) / 2 * scale
+    return float(growth), float(growth - half), float(growth + half)
+
+
+def _row(claim, dataset, methods, statement, evidence, criterion, verdict, figure):
+    return dict(zip(CLAIM_COLUMNS, [claim, dataset, methods, statement, evidence, criterion, verdict, figure]))
+
+
+def _missing(claim, dataset, methods, statement, figure, what):
+    return _row(claim, dataset, methods, statement, f"no data: {what}", "-", V.INCONCLUSIVE, figure)
+
+
+def c1_bottleneck(series, dataset, method):
+    statement = "the share of edits that succeed right after they are made drops after many edits"
+    name = method.upper()
+    if series is None or len(series) < 8:
+        return _missing("C1", dataset, name, statement, "fig5_bottleneck", f"fewer than 8 {name} edits")
+    q = max(2, len(series) // 4)
+    column = "immediate_efficacy" if series["immediate_efficacy"].notna().any() else "z_prob_last"
+    early, late = series[column].iloc[:q], series[column].iloc[-q:]
+    drop, low, high = V.mean_diff_interval(early, late)
+    z_early, z_late = series["z_prob_last"].iloc[:q].mean(), series["z_prob_last"].iloc[-q:].mean()
+    evidence = (f"{column} edits 1-{q}: {early.mean():.3f}, edits {len(series) - q + 1}-{len(series)}: "
+                f"{late.mean():.3f}; drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]; reached p(target) "
+                f"{z_early:.3f} -> {z_late:.3f}")
+    criterion = f"95% interval of the drop > 0 (reproduced); < {BOTTLENECK_MARGIN} (not reproduced)"
+    return _row("C1", dataset, name, statement, evidence, criterion,
+                V.positive_verdict(low, high, BOTTLENECK_MARGIN), "fig5_bottleneck")
+
+
+def c2_growth(series, dataset, method, growth):
+    statement = "mean|W| of the edited layers grows with the number of edits"
+    name = method.upper()
+    if series is None or growth is None or math.isnan(growth[0]):
+        return _missing("C2", dataset, name, statement, "fig5_norms_per_layer", f"no {name} norms")
+    g, low, high = growth
+    w = series["mean_abs_w"]
+    evidence = (f"mean|W| {w.iloc[0]:.5f} (edit 1) -> {w.iloc[-1]:.5f} (edit {int(series['edit'].iloc[-1])}): "
+                f"{100 * g:+.2f}% [{100 * low:+.2f}, {100 * high:+.2f}]")
+    criterion = f"interval of the relative growth above {100 * GROWTH_MARGIN:.0f}% (reproduced) / below (not)"
+    verdict = V.positive_verdict(low - GROWTH_MARGIN, high - GROWTH_MARGIN, 0.0)
+    return _row("C2", dataset, name, statement, evidence, criterion, verdict, "fig5_norms_per_layer")
+
+
+def c3_correlation(series, dataset, method):
+    statement = "the decline of C1 coincides with the growth of C2 (negative correlation)"
+    name = method.upper()
+    if series is None or len(series) < 8:
+        return _missing("C3", dataset, name, statement, "fig5_bottleneck", f"fewer than 8 {name} edits")
+    r, low, high = V.correlation_interval(series["mean_abs_w"], series["z_prob_last"])
+    evidence = f"Spearman r(mean|W|, reached p(target)) = {r:+.3f} [{low:+.3f}, {high:+.3f}] over {len(series)} edits"
+    criterion = f"interval of r below 0 (reproduced); above -{CORRELATION_MARGIN} (not reproduced)"
+    return _row("C3", dataset, name, statement, evidence, criterion,
+                V.positive_verdict(-high, -low, CORRELATION_MARGIN), "fig5_bottleneck")
+
+
+def c4_flat(growth: dict, dataset):
+    statement = "D4S keeps mean|W| of its edited layers nearly flat over the same sequence"
+    figure = "fig6_norms_methods"
+    need = ("d4s", "rome", "memit")
+    if any(m not in growth or math.isnan(growth[m][0]) for m in need):
+        return _missing("C4", dataset, "D4S vs ROME, MEMIT", statement, figure, "norms of D4S, ROME and MEMIT")
+    g_d4s, g_ref = growth["d4s"][0], min(growth["rome"][0], growth["memit"][0])
+    evidence = (f"relative growth D4S {100 * g_d4s:+.2f}%, ROME {100 * growth['rome'][0]:+.2f}%, MEMIT "
+                f"{100 * growth['memit'][0]:+.2f}%")
+    criterion = "D4S at most half the smaller of ROME's and MEMIT's (reproduced); at least equal (not reproduced)"
+    if g_ref <= 0:
+        verdict = V.INCONCLUSIVE
+    elif g_d4s <= 0.5 * g_ref:
+        verdict = V.REPRODUCED
+    elif g_d4s >= g_ref:
+        verdict = V.NOT_REPRODUCED
+    else:
+        verdict = V.INCONCLUSIVE
+    return _row("C4", dataset, "D4S vs ROME, MEMIT", statement, evidence, criterion, verdict, figure)
+
+
+def per_request(metrics: pd.DataFrame, dataset: str, method: str, n_edits: int) -> dict[str, float]:
+    """Per-request mean of Eff/Par/Spe (sequential protocol) at one checkpoint, keyed by request id."""
+    rows = metrics[(metrics["dataset"] == dataset) & (metrics["method"] == method) & (metrics["n_edits"] == n_edits)]
+    if rows.empty:
+        return {}
+    obj = json.loads(Path(rows["path"].iloc[-1]).read_text(encoding="utf-8"))
+    out = {}
+    for rec in obj.get("per_request", []):
+        values = [rec[k] for k in ("efficacy", "paraphrase", "specificity") if rec.get(k) is not None]
+        if values:
+            out[str(rec["id"])] = sum(values) / len(values)
+    return out
+
+
+def c5_edit_metrics(metrics: pd.DataFrame, dataset):
+    statement = "at the largest edit count D4S's Eff/Par/Spe are above ROME's, MEMIT's and PMET's"
+    figure = "table2_zsre, fig8_edit_metrics"
+    others = ("rome", "memit", "pmet")
+    if metrics is None or metrics.empty:
+        return _missing("C5", dataset, "D4S vs ROME, MEMIT, PMET", statement, figure, "edit metrics")
+    sub = metrics[metrics["dataset"] == dataset]
+    present = [m for m in others if m in set(sub["method"])]
+    if "d4s" not in set(sub["method"]) or not present:
+        return _missing("C5", dataset, "D4S vs ROME, MEMIT, PMET", statement, figure, "D4S and a baseline")
+    n = int(sub[sub["method"].isin(["d4s", *present])].groupby("method")["n_edits"].max().min())
+    d4s = per_request(metrics, dataset, "d4s", n)
+    parts, verdicts = [], []
+    for method in present:
+        other = per_request(metrics, dataset, method, n)
+        ids = [i for i in d4s if i in other]
+        mean, low, high = V.paired_bootstrap([d4s[i] - other[i] for i in ids])
+        verdicts.append(V.positive_verdict(low, high, 0.0))
+        parts.append(f"vs {method.upper()} {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
+    if len(present) < len(others):
+        verdicts.append(V.INCONCLUSIVE)
+        parts.append("missing: " + ", ".join(m.upper() for m in others if m not in present))
+    evidence = f"after {n} edits, D4S minus each baseline, mean of Eff/Par/Spe per request (points): " + "; ".join(parts)
+    criterion = "paired bootstrap 95% interval over requests above 0 for every baseline (reproduced); below 0 for any (not)"
+    return _row("C5", dataset, "D4S vs " + ", ".join(m.upper() for m in present), statement, evidence, criterion,
+                V.combine(verdicts), figure)
+
+
+def downstream_change(downstream: pd.DataFrame, dataset: str, method: str) -> tuple[float, float, float, str]:
+    """Mean over the shared tasks of (edited - base) at the method's last lm-eval checkpoint, 95% interval."""
+    base = downstream[downstream["is_base"]].set_index("task")
+    runs = downstream[(~downstream["is_base"]) & (downstream["dataset"] == dataset) & (downstream["method"] == method)]
+    if runs.empty or base.empty:
+        return float("nan"), float("nan"), float("nan"), ""
+    last = runs[runs["n_edits"] == runs["n_edits"].max()].set_index("task")
+    tasks = [t for t in last.index if t in base.index and not math.isnan(last.loc[t, "value"])]
+    if not tasks:
+        return float("nan"), float("nan"), float("nan"), ""
+    change = sum(last.loc[t, "value"] - base.loc[t, "value"] for t in tasks) / len(tasks)
+    var = sum((last.loc[t, "stderr"] ** 2 + base.loc[t, "stderr"] ** 2) for t in tasks) / len(tasks) ** 2
+    half = V.Z95 * math.sqrt(var) if not math.isnan(var) else float("nan")
+    return change, change - half, change + half, f"{len(tasks)} tasks, {int(last['n_edits'].iloc[0])} edits"
+
+
+def c6_downstream(downstream: pd.DataFrame, dataset):
+    figure = "fig6_norms_methods (c), table4_downstream"
+    rows = []
+    if downstream is None or downstream.empty:
+        return [_missing("C6", dataset, "ROME, MEMIT, D4S", "general ability falls for ROME/MEMIT, not for D4S",
+                         figure, "downstream results")]
+    for method in ("rome", "memit"):
+        statement = "general ability (downstream) falls after many edits"
+        change, low, high, what = downstream_change(downstream, dataset, method)
+        if not what:
+            rows.append(_missing("C6", dataset, method.upper(), statement, figure, f"{method} downstream"))
+            continue
+        evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
+        criterion = f"interval of the fall above 0 (reproduced); below {100 * DOWNSTREAM_MARGIN:.0f} points (not)"
+        rows.append(_row("C6", dataset, method.upper(), statement, evidence, criterion,
+                         V.positive_verdict(-high, -low, DOWNSTREAM_MARGIN), figure))
+    statement = "general ability stays near the base model for D4S"
+    change, low, high, what = downstream_change(downstream, dataset, "d4s")
+    if not what:
+        rows.append(_missing("C6", dataset, "D4S", statement, figure, "d4s downstream"))
+    else:
+        evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
+        criterion = f"interval within +-{100 * DOWNSTREAM_MARGIN:.0f} points (reproduced); entirely outside (not)"
+        rows.append(_row("C6", dataset, "D4S", statement, evidence, criterion,
+                         V.near_zero_verdict(low, high, DOWNSTREAM_MARGIN), figure))
+    return rows
+
+
+def claims_markdown(df: pd.DataFrame, prov: dict | None, title: str) -> str:
+    from .tables import md_footer, md_table
+
+    headers = ["Claim", "Methods", "Statement", "Evidence (this run)", "Criterion", "Verdict", "Shown in"]
+    rows = [[r.claim, r.methods, r.statement, r.evidence, r.criterion, f"**{r.verdict}**", r.figure]
+            for r in df.itertuples()]
+    dataset = df["dataset"].iloc[0] if not df.empty else "-"
+    lines = [f"### {title}", "", f"Dataset: {dataset}. Intervals are 95%. Verdicts are computed from this run's "
+             "result files (seqedit.report.claims); 'inconclusive' means the run cannot tell at its size.", ""]
+    lines.append(md_table(headers, rows) if rows else "_no data_")
+    if prov is not None:
+        lines += ["", md_footer(prov)]
+    return "\n".join(lines) + "\n"
+
+
+def claims_latex(df: pd.DataFrame, prov: dict | None, title: str) -> str:
+    from .tables import latex_document, latex_table
+
+    headers = ["Claim", "Methods", "Evidence", "Verdict"]
+    rows = [[r.claim, r.methods, r.evidence, r.verdict] for r in df.itertuples()]
+    blocks = [latex_table(headers, rows, "llp{9cm}l", caption=title, label="tab:claims")] if rows else []
+    return latex_document(title, blocks, prov, marks=False)

@@ -1,0 +1,117 @@
+"""The claims table's verdicts on designed inputs of each kind: reproduced, not reproduced, inconclusive."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqedit.report import claims as C
+from seqedit.report import verdicts as V
+
+
+def norms_frame(series: dict[str, dict]) -> pd.DataFrame:
+    """``{method: {"w": [...], "z": [...], "eff": [...]}}`` -> the norms frame (two edited weights per edit)."""
+    rows = []
+    for method, s in series.items():
+        for i, (w, z, e) in enumerate(zip(s["w"], s["z"], s["eff"]), start=1):
+            for layer, scale in ((4, 1.0), (5, 1.0)):
+                rows.append({"model": "m", "dataset": "zsre", "method": method, "edit": i, "param": f"l.{layer}.w",
+                             "layer": layer, "mean_abs_w": w * scale, "z_prob_last": z, "immediate_efficacy": e})
+    return pd.DataFrame(rows)
+
+
+def metrics_frame(tmp_path, per_method: dict[str, list[float]], n_edits: int = 40) -> pd.DataFrame:
+    rows = []
+    for method, values in per_method.items():
+        path = tmp_path / f"{method}.json"
+        path.write_text(json.dumps({"per_request": [{"id": str(i), "efficacy": v, "paraphrase": v, "specificity": v}
+                                                    for i, v in enumerate(values)]}))
+        rows.append({"model": "m", "dataset": "zsre", "method": method, "n_edits": n_edits, "path": str(path)})
+    return pd.DataFrame(rows)
+
+
+def downstream_frame(base: float, changes: dict[str, float], stderr: float) -> pd.DataFrame:
+    rows = []
+    for task in ("hellaswag", "arc_challenge"):
+        rows.append({"model": "m", "dataset": None, "method": None, "n_edits": 0, "is_base": True, "task": task,
+                     "value": base, "stderr": stderr})
+        for method, change in changes.items():
+            rows.append({"model": "m", "dataset": "zsre", "method": method, "n_edits": 40, "is_base": False,
+                         "task": task, "value": base + change, "stderr": stderr})
+    return pd.DataFrame(rows)
+
+
+def verdicts(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+    return {(r.claim, r.methods): r.verdict for r in df.itertuples()}
+
+
+N = 40
+RNG = np.random.default_rng(0)
+
+
+def test_every_claim_reproduced_on_a_run_that_shows_the_paper(tmp_path):
+    collapse = {"w": np.linspace(0.10, 0.20, N), "z": np.linspace(0.99, 0.2, N),
+                "eff": [1.0] * 20 + [0.0] * 20}
+    flat = {"w": np.linspace(0.10, 0.1001, N), "z": [0.99] * N, "eff": [1.0] * N}
+    norms = norms_frame({"rome": collapse, "memit": collapse, "d4s": flat})
+    metrics = metrics_frame(tmp_path, {"d4s": list(0.9 + 0.05 * RNG.random(30)),
+                                       **{m: list(0.5 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
+    downstream = downstream_frame(0.40, {"rome": -0.15, "memit": -0.12, "d4s": 0.0}, stderr=0.004)
+    got = verdicts(C.claims_table(norms, metrics, downstream))
+    assert set(got.values()) == {V.REPRODUCED}, got
+    assert len(got) == 11  # C1-C3 x ROME, MEMIT; C4; C5; C6 x ROME, MEMIT, D4S
+
+
+def test_every_claim_not_reproduced_on_a_run_that_contradicts_it(tmp_path):
+    steady = {"w": np.linspace(0.10, 0.1002, N), "z": np.linspace(0.5, 0.99, N), "eff": [1.0] * N}
+    growing = {"w": np.linspace(0.10, 0.30, N), "z": [0.99] * N, "eff": [1.0] * N}
+    norms = norms_frame({"rome": steady, "memit": steady, "d4s": growing})
+    metrics = metrics_frame(tmp_path, {"d4s": list(0.3 + 0.05 * RNG.random(30)),
+                                       **{m: list(0.8 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
+    downstream = downstream_frame(0.40, {"rome": 0.0, "memit": 0.0, "d4s": -0.2}, stderr=0.002)
+    got = verdicts(C.claims_table(norms, metrics, downstream))
+    assert set(got.values()) == {V.NOT_REPRODUCED}, got
+
+
+def test_small_noisy_runs_are_inconclusive(tmp_path):
+    n = 12
+    noisy = {"w": 0.1 + 0.0005 * RNG.standard_normal(n) + np.linspace(0, 0.001, n),
+             "z": RNG.random(n), "eff": list(RNG.integers(0, 2, n).astype(float))}
+    norms = norms_frame({"rome": noisy, "memit": noisy})
+    metrics = metrics_frame(tmp_path, {"d4s": list(RNG.random(6)), "rome": list(RNG.random(6))})
+    downstream = downstream_frame(0.40, {"rome": -0.01, "memit": 0.0, "d4s": -0.01}, stderr=0.05)
+    got = verdicts(C.claims_table(norms, metrics, downstream))
+    assert got[("C1", "ROME")] == V.INCONCLUSIVE
+    assert got[("C3", "ROME")] == V.INCONCLUSIVE
+    assert got[("C4", "D4S vs ROME, MEMIT")] == V.INCONCLUSIVE  # no D4S norms: cannot tell
+    assert got[("C5", "D4S vs ROME")] == V.INCONCLUSIVE  # PMET and MEMIT missing, ROME within noise
+    assert got[("C6", "ROME")] == got[("C6", "D4S")] == V.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("low, high, margin, want", [(0.1, 0.3, 0.05, V.REPRODUCED),
+                                                     (-0.2, 0.01, 0.05, V.NOT_REPRODUCED),
+                                                     (-0.1, 0.2, 0.05, V.INCONCLUSIVE)])
+def test_positive_verdict(low, high, margin, want):
+    assert V.positive_verdict(low, high, margin) == want
+
+
+def test_intervals():
+    mean, low, high = V.paired_bootstrap([1.0] * 10)
+    assert mean == low == high == 1.0
+    r, low, high = V.correlation_interval(range(50), [-x for x in range(50)])
+    assert r == pytest.approx(-1.0) and high < -0.99
+    slope, low, high = V.slope_interval([0, 1, 2, 3], [0, 2, 4, 6])
+    assert slope == pytest.approx(2.0) and low == pytest.approx(2.0)
+    assert V.combine([V.REPRODUCED, V.INCONCLUSIVE]) == V.INCONCLUSIVE
+    assert V.combine([V.REPRODUCED, V.NOT_REPRODUCED]) == V.NOT_REPRODUCED
+
+
+def test_claims_markdown_names_the_dataset_and_verdicts(tmp_path):
+    norms = norms_frame({"rome": {"w": np.linspace(0.1, 0.2, N), "z": np.linspace(0.9, 0.1, N),
+                                  "eff": [1.0] * 20 + [0.0] * 20}})
+    df = C.claims_table(norms, pd.DataFrame(), pd.DataFrame())
+    text = C.claims_markdown(df, None, "claims")
+    assert "Dataset: zsre" in text and "**reproduced**" in text and "no data" in text
+    assert "\\begin{tabular}" in C.claims_latex(df, None, "claims")
