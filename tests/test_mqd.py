@@ -162,3 +162,24 @@ def test_real_counterfact_mirror(data_mirror):
     assert all(len({o.casefold() for o in r["options"]}) == 4 for r in mc)
     assert sum(r["distractor_pool"] == "relation" for r in mc) >= 190
     assert sum(r["statement_true"] for r in build_mqd(recs, "mqd_tf", 200, seed=0)) == 100
+
+
+def test_config_entry_builds_mqd_in_the_dag(tmp_path):
+    """A dataset entry `mqd_tf: {n_requests: 20}` is built by build_mqd (not prepare_data) from the CounterFact raw
+    file, with the config's seed, and gets its target perplexity and the data-perspective report in `rule all`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Snakefile", "config.yaml", "config", "rules", "profiles", "envs"):
+        (tmp_path / name).symlink_to(root / name)
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--config", "datasets={mqd_tf: {n_requests: 20}}",
+         "methods=[rome]", "seed=5"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert ("seqedit build-mqd --dataset mqd_tf --raw resources/data/counterfact_easyedit.json --n 20 --seed 5 "
+            "--out results/data/mqd_tf.jsonl") in out
+    assert "prepare-data" not in out
+    assert "results/perplexity/smollm2-135m/mqd_tf.json" in out and "seqedit report-data" in out
