@@ -115,3 +115,33 @@ def test_claims_markdown_names_the_dataset_and_verdicts(tmp_path):
     text = C.claims_markdown(df, None, "claims")
     assert "Dataset: zsre" in text and "**reproduced**" in text and "no data" in text
     assert "\\begin{tabular}" in C.claims_latex(df, None, "claims")
+
+
+def test_table2_intervals_and_marks_only_where_they_separate(tmp_path):
+    from seqedit.report import intervals as I
+    from seqedit.report import tables as T
+
+    assert I.interval_marks(["best", "second", ""], [90, 80, 70], [85, 75, 65], [95, 84, 75]) == ["best", "", ""]
+    assert I.interval_marks(["best", "second", ""], [90, 80, 70], [88, 78, 60], [92, 82, 72]) == \
+        ["best", "second", ""]
+    assert I.interval_marks(["best", ""], [90, 80], [float("nan")] * 2, [float("nan")] * 2) == ["best", ""]
+    rng = np.random.default_rng(1)
+    paths = []
+    for method, p in (("rome", 0.9), ("memit", 0.88), ("d4s", 0.2)):
+        path = tmp_path / "metrics" / "m" / "zsre" / method / "step_50.json"
+        path.parent.mkdir(parents=True)
+        recs = [{"id": str(i), "efficacy": float(rng.random() < p), "paraphrase": float(rng.random() < p),
+                 "specificity": 1.0} for i in range(50)]
+        means = {k: sum(r[k] for r in recs) / 50 for k in ("efficacy", "paraphrase", "specificity")}
+        path.write_text(json.dumps({"model": "m", "dataset": "zsre", "method": method, "n_edits": 50,
+                                    "protocol": "sequential", **means, "per_request": recs,
+                                    "protocols": {"sequential": means}}))
+        paths.append(path)
+    t2 = T.table2(T.load_metrics(paths))
+    rome = t2.set_index("method").loc["rome"]
+    assert rome["Eff_lo"] < rome["Eff"] < rome["Eff_hi"]
+    md = T.table2_markdown(t2)
+    row = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    # ROME and MEMIT are within each other's intervals: neither bold nor underlined on Eff; D4S far below
+    assert "**" not in row["ROME"].split("|")[3] and "<u>" not in row["MEMIT"].split("|")[3]
+    assert "[" in row["D4S"].split("|")[3]

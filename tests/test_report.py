@@ -276,7 +276,8 @@ def test_table2_marks_and_avg(report):
     import pandas as pd
 
     t2 = pd.read_csv(report["tab"] / "table2_zsre.csv")
-    assert list(t2.columns[-4:]) == ["Eff", "Par", "Spe", "Avg"]
+    assert list(t2.columns[6:10]) == ["Eff", "Par", "Spe", "Avg"]
+    assert t2["Eff_lo"].isna().all()  # these files keep no per-request values: no intervals, marks as ranked
     assert set(t2["dataset"]) == {"zsre"}
     assert ((t2[["Eff", "Par", "Spe"]].mean(axis=1) - t2["Avg"]).abs() <= 0.011).all()
     assert set(t2["protocol"]) == {"sequential", "immediate", "unspecified"}
@@ -524,7 +525,11 @@ def test_captions_and_method_filter(report, tmp_path):
     for name in [*FIGURES, *TABLES]:
         assert (captions / f"{name}.rst").is_file(), name
     # no caption of a removed name is left behind
-    assert {p.stem for p in captions.glob("*.rst")} == {*FIGURES, *TABLES}
+    from seqedit.report.fig3 import FIGURE_NAME as FIG3
+    from seqedit.report.perplexity import TABLE_NAME as PPL
+
+    # (Fig. 3 and the perplexity table come from the data-perspective report rule)
+    assert {p.stem for p in captions.glob("*.rst")} == {*FIGURES, *TABLES, FIG3, PPL}
 
     from seqedit.report.cli import make_report
 

@@ -31,6 +31,7 @@ import pandas as pd
 from seqedit.atomic import write_json, write_text
 
 from . import provenance as _prov
+from . import intervals as _iv
 
 log = logging.getLogger(__name__)
 
@@ -561,7 +562,8 @@ def latex_document(title: str, blocks: Sequence[str], prov: dict | None = None, 
 # ----------------------------------------------------------------------------------------------------------------
 # Table 2: zsRE edit metrics per protocol and checkpoint
 
-T2_COLUMNS = ["model", "dataset", "protocol", "n_edits", "method", "n_requests", "Eff", "Par", "Spe", "Avg"]
+T2_COLUMNS = ["model", "dataset", "protocol", "n_edits", "method", "n_requests", "Eff", "Par", "Spe", "Avg",
+              *_iv.interval_columns()]
 T2_DATASET = "zsre"
 
 
@@ -605,7 +607,9 @@ def table2(
         for (key, short), col in zip(METRICS, cols):
             out[short] = (100 * raw[col]).round(DECIMALS)
         out["Avg"] = (100 * raw.mean(axis=1, skipna=False)).round(DECIMALS)
-        parts.append(out)
+        bounds = pd.DataFrame([_iv.request_intervals(p) if protocol == _iv.INTERVAL_PROTOCOL else {}
+                               for p in df.loc[keep, "path"]], index=out.index, columns=_iv.interval_columns())
+        parts.append(pd.concat([out, bounds.astype(float).round(DECIMALS)], axis=1))
     if not parts:
         return pd.DataFrame(columns=T2_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
@@ -626,19 +630,29 @@ def _t2_blocks(t2: pd.DataFrame):
         rows, breaks = [], []
         for n_edits, gg in g.groupby("n_edits", sort=False):
             breaks.append(len(rows))
-            marks = {s: marked_column(gg[s].tolist()) for s in ("Eff", "Par", "Spe", "Avg")}
+            marks = {s: _interval_marked(gg, s) for s in ("Eff", "Par", "Spe", "Avg")}
             for i, (_, r) in enumerate(gg.iterrows()):
                 rows.append([str(n_edits) if i == 0 else "", method_display(r["method"])]
                             + [marks[s][i] for s in ("Eff", "Par", "Spe", "Avg")])
         yield model, dataset, protocol, rows, breaks
 
 
+def _interval_marked(g: pd.DataFrame, short: str) -> list[tuple[str, str]]:
+    """Cells of one column: value [95% interval] where known, marks only where the intervals separate them."""
+    values = g[short].tolist()
+    lows = g[f"{short}_lo"].tolist() if f"{short}_lo" in g else [float("nan")] * len(values)
+    highs = g[f"{short}_hi"].tolist() if f"{short}_hi" in g else [float("nan")] * len(values)
+    marks = _iv.interval_marks(rank_marks(values), values, lows, highs)
+    return [(_iv.with_interval(fmt(v), lo, hi), m) for v, lo, hi, m in zip(values, lows, highs, marks)]
+
+
 T2_HEADERS = ["Edits", "Method", "Eff", "Par", "Spe", "Avg"]
 T2_LEGEND = (
     "Eff = Efficacy (rewrite prompt), Par = Paraphrase (rephrased prompt), Spe = Specificity (locality prompt: "
     "agreement with the unedited model), each the teacher-forced token accuracy of the target (EasyEdit's "
-    "definition) in %, averaged over the evaluated requests; Avg = mean of the three. Within each number of edits, "
-    "best in bold, second best underlined (per column; ties share the mark)."
+    "definition) in %, averaged over the evaluated requests; Avg = mean of the three. [a, b] = 95% interval "
+    "(bootstrap over the requests; sequential protocol). Within each number of edits, best in bold, second best "
+    "underlined (per column; ties share the mark), only where the intervals separate them from the values below."
 )
 
 
