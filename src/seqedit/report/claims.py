@@ -48,7 +48,23 @@ def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.Data
         rows.append(c4_flat(growth, dataset))
         rows.append(c5_edit_metrics(metrics, dataset))
         rows += c6_downstream(downstream, dataset)
+    rows.append(c8_datasets(downstream))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def c8_datasets(downstream: pd.DataFrame) -> dict:
+    """C8 (Fig. 2) from :mod:`.claims_data` (C7 needs the target perplexities: the data-perspective report's
+    ``claims_data.json``)."""
+    from . import claims_data as D
+
+    statement = "the downstream damage after N edits differs between editing datasets"
+    if downstream is None or downstream.empty or downstream[~downstream["is_base"]]["dataset"].nunique() < 2:
+        return _missing("C8", "all", "KN, ROME, MEMIT", statement, "fig2_downstream",
+                        "downstream results of two or more datasets")
+    got = D.c8_from_results(downstream)
+    return _row("C8", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a difference between "
+                "two datasets' damage outside 0 (reproduced); all pairs within +-1 point (not)", got["verdict"],
+                "fig2_downstream")
 
 
 def main_dataset(norms: pd.DataFrame) -> str | None:
