@@ -37,13 +37,13 @@ rule download_data:
 
 
 rule prepare_data:
-    """Normalise the first N records to the request schema (JSONL)."""
+    """Normalise every record to the request schema (JSONL). Not the first n_requests only: the file (and so every
+    edit chain) stays the same when n_requests grows, and a longer run adds only the new checkpoints."""
     input:
         lambda w: f"resources/data/{source_dataset(w.dataset)}.json",
     output:
         "results/data/{dataset}.jsonl",
     params:
-        n=lambda w: DATASETS_CFG[w.dataset]["n_requests"],
         source=lambda w: source_dataset(w.dataset),
     log:
         "logs/prepare_data/{dataset}.log",
@@ -55,7 +55,7 @@ rule prepare_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit prepare-data --dataset {params.source} --raw {input} --n {params.n} --out {output} > {log} 2>&1"
+        "seqedit prepare-data --dataset {params.source} --raw {input} --out {output} > {log} 2>&1"
 
 
 rule corpus:

@@ -52,3 +52,13 @@ def test_snakemake_lint_is_clean():
     res = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+
+
+def test_raising_n_requests_plans_only_the_new_checkpoint(touched):
+    """Before, the prepared file held the first n_requests records, so 3 -> 4 rewrote it and re-ran every edit."""
+    work, cfg = touched
+    datasets = {d: {**block, "n_requests": 4} for d, block in cfg["datasets"].items()}
+    jobs = changed(work, cfg, "extend", datasets=datasets, checkpoints=[*STEPS, 4])
+    assert "prepare_data" not in jobs, jobs
+    assert jobs.get("edit") == len(DATASETS) * len(METHODS), jobs  # step 4 of every chain, nothing before it
+    assert jobs.get("edit_metrics") == len(DATASETS) * len(METHODS), jobs

@@ -21,10 +21,10 @@ def cli(command: str, argv: list[str]) -> None:
 
         rec = _run(download_dataset, a.dataset, a.out, a.mirror, timeout=a.timeout, allow_download=not a.no_download)
     elif command == "prepare-data":
-        p.description = "normalise the first N records of a raw dataset into edit requests (JSON lines)"
+        p.description = "normalise the records of a raw dataset (all, or the first N) into edit requests (JSON lines)"
         p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
         p.add_argument("--raw", required=True, help="raw file written by download-data")
-        p.add_argument("--n", type=int, required=True, help="number of records to keep (the first N usable)")
+        p.add_argument("--n", type=int, default=None, help="keep only the first N usable records (default: all)")
         p.add_argument("--out", required=True, help="output JSONL, e.g. results/data/NAME.jsonl")
         a = p.parse_args(argv)
         from .normalize import prepare_dataset

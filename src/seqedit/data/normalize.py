@@ -295,8 +295,13 @@ def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike
     return _NORMALISERS[fmt](r, rec, spec.name, index)
 
 
-def normalize_records(records: list, dataset: str, n: int, path: str | os.PathLike = "<records>") -> list[dict]:
-    """The first ``n`` usable records of ``records``, normalised; raises ValueError when fewer exist."""
+def normalize_records(records: list, dataset: str, n: int | None, path: str | os.PathLike = "<records>") -> list[dict]:
+    """The first ``n`` usable records of ``records`` (None: all), normalised; raises ValueError when fewer exist."""
+    if n is None:
+        n = len(records)
+        all_records = True
+    else:
+        all_records = False
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     out: list[dict] = []
@@ -313,7 +318,7 @@ def normalize_records(records: list, dataset: str, n: int, path: str | os.PathLi
             raise RecordError(path, index, "id", f"duplicate id {req['id']!r} (also record {seen[req['id']]})")
         seen[req["id"]] = index
         out.append(req)
-    if len(out) < n:
+    if len(out) < n and not all_records:
         extra = f" ({len(skipped)} skipped for an empty target: records {skipped})" if skipped else ""
         raise ValueError(
             f"{path}: asked for {n} records of dataset {dataset!r}, but the file has {len(records)} records "
@@ -324,8 +329,10 @@ def normalize_records(records: list, dataset: str, n: int, path: str | os.PathLi
     return out
 
 
-def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int, out: str | os.PathLike) -> list[dict]:
-    """Normalise the first ``n`` records of ``raw`` and write them as JSON lines to ``out`` (atomically)."""
+def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int | None, out: str | os.PathLike) -> list[dict]:
+    """Normalise the first ``n`` records of ``raw`` (None: every record) and write them as JSON lines to ``out``
+    (atomically). The workflow prepares every record, so the file does not depend on ``n_requests`` and raising
+    it only adds edit jobs (the chain of the requests already edited is kept)."""
     R.get_dataset_spec(dataset)  # unknown names fail before the file is read
     requests = normalize_records(load_records(raw), dataset, n, raw)
     with atomic_path(out, suffix=".jsonl") as tmp:
