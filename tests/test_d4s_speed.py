@@ -105,3 +105,12 @@ def test_compute_block_applies_to_every_set_and_keeps_reference_equal_to_the_fil
     assert load_hparams(path, "m", "tuned") == {"value_block": 2, "v_lr": 0.5}
     with pytest.raises(KeyError, match=r"have: reference, tuned\)"):  # `compute` is not a set of its own
         load_hparams(path, "m", "compute")
+
+
+@pytest.mark.slow
+def test_a_diverging_value_optimisation_stops_instead_of_a_silent_no_op(clean_model):
+    """``v_lr: 1e30`` made |delta| overflow to inf; the clamp then scaled delta to 0: every edit a silent no-op."""
+    model, tok = clean_model
+    memit = make_method("memit", model, tok, v_num_grad_steps=3, v_lr=1e30)
+    with pytest.raises(FloatingPointError, match=r"request\(s\) \['0'\].*v_lr=1e\+30"):
+        compute_values(model, tok, memit.arch, REQUESTS[:1], 8, memit.context_templates, memit.hp)

@@ -210,6 +210,12 @@ def compute_values(model, tok, arch, requests: list[dict], layer: int, context_t
         opt.step()
         with torch.no_grad():
             norms = delta.norm(dim=1)
+            if not bool(torch.isfinite(norms[active]).all()):
+                bad = [requests[r]["id"] for r in range(n_req) if active[r] and not torch.isfinite(norms[r])]
+                raise FloatingPointError(
+                    f"value optimisation diverged at step {it + 1}: |delta| is not finite for request(s) {bad} "
+                    f"(hyperparameters v_lr={hp['v_lr']}, v_weight_decay={hp['v_weight_decay']}); the clamp "
+                    "would turn it into a silent no-op")
             delta.mul_(torch.where(norms > max_norm, max_norm / norms, torch.ones_like(norms)).unsqueeze(1))
     return [ValueResult(target=init[r] + final_delta[r], init=init[r], delta=final_delta[r].clone(),
                         prob_first=prob_first[r], prob_last=prob_last[r], steps=n_steps[r]) for r in range(n_req)]
