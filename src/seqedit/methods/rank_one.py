@@ -41,11 +41,11 @@ class IncrementalSolve:
         exact = self.resolve_every == 1 or self.minv is None or edit_index % self.resolve_every == 0
         if not exact:
             u = self.minv @ k
-            c = 1.0 + torch.dot(k, u)
-            self.p.add_(torch.outer((r - self.p @ k) / c, u))
-            self.minv.sub_(torch.outer(u, u) / c)
-        self.a.add_(torch.outer(r, k))
-        self.b.add_(torch.outer(k, k))
+            c = float(1.0 + torch.dot(k, u))
+            self.p.addr_((r - self.p @ k) / c, u)  # in place, no d x d temporaries
+            self.minv.addr_(u, u, alpha=-1.0 / c)
+        self.a.addr_(r, k)
+        self.b.addr_(k, k)
         if exact:
             return self.solve()
         return self.p
