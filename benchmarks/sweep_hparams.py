@@ -4,8 +4,11 @@ EasyEdit's llama-7b value (15000) is calibrated against Llama-2-7B's second mome
 leaves most edits failing. Prints one row per (method, lambda): efficacy, paraphrase, specificity after N edits
 (sequential protocol) and the mean final target probability of the value optimisation.
 
-    python benchmarks/sweep_hparams.py --model-dir resources/models/smollm2-135m \
-        --requests results/data/counterfact.jsonl --stats-dir results/stats/smollm2-135m/wikitext2-test-100000tok-float32
+    python benchmarks/sweep_hparams.py --model-dir resources/models/smollm2-135m --offset 1900 \
+        --requests results/data/counterfact.jsonl --stats-dir results/stats/smollm2-135m/<key>
+
+Tune on requests the workflow does not evaluate: ``--offset`` skips the first requests (the configs edit the first
+n_requests of each file; requests 1901-1920 of the mirror's 2000 CounterFact records are never among them).
 """
 from __future__ import annotations
 
@@ -26,10 +29,14 @@ def main():
     p.add_argument("--requests", required=True)
     p.add_argument("--stats-dir", required=True)
     p.add_argument("--n", type=int, default=30)
+    p.add_argument("--offset", type=int, default=0, help="skip this many requests (tune on a disjoint block)")
     p.add_argument("--methods", nargs="+", default=["memit"])
     p.add_argument("--lambdas", nargs="+", type=float, default=[15000, 5000, 1500, 500])
     a = p.parse_args()
-    reqs = read_requests(a.requests)[: a.n]
+    reqs = read_requests(a.requests)[a.offset: a.offset + a.n]
+    if len(reqs) < a.n:
+        raise SystemExit(f"{a.requests}: only {len(reqs)} requests after --offset {a.offset}")
+    print(f"requests {a.offset + 1}-{a.offset + len(reqs)} of {a.requests}")
     model, tok, base = load(a.model_dir)
     loc_owner, loc_p, loc_a = M.locality_pairs(reqs)
     before = M.argmax_at_targets(model, tok, loc_p, loc_a)
