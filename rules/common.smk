@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+import seqedit.mirror as seqedit_mirror
+
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS
 from seqedit.methods import available_methods, get_method
@@ -92,8 +94,8 @@ HPARAMS_SET = config.get("hparams_set", "tuned")
 DEVICE = config.get("device", "auto")
 SEED = config.get("seed", 0)
 THREADS = {"edit": 1, "downstream": 1, "stats": 2, **config.get("threads", {})}
-MIRROR = config.get("data_mirror")
-MIRROR_ARG = f"--mirror {Path(MIRROR).resolve()}" if MIRROR else ""
+# the mirror is a location: jobs read it from $SEQEDIT_MIRROR_DIR; rules track the content of the files they read
+MIRROR = seqedit_mirror.export(config.get("data_mirror"))
 
 
 def hparams(method, model):

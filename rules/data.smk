@@ -22,7 +22,7 @@ rule download_data:
     output:
         "resources/data/{dataset}.json",
     params:
-        mirror=MIRROR_ARG,
+        source=lambda w: seqedit_mirror.dataset_key(MIRROR, w.dataset),  # content of the mirror file (or the URL)
     log:
         "logs/download_data/{dataset}.log",
     benchmark:
@@ -33,7 +33,7 @@ rule download_data:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit download-data --dataset {wildcards.dataset} --out {output} {params.mirror} > {log} 2>&1"
+        "seqedit download-data --dataset {wildcards.dataset} --out {output} > {log} 2>&1"
 
 
 rule prepare_data:
@@ -63,7 +63,7 @@ rule corpus:
     output:
         "resources/corpus/{corpus}.jsonl",
     params:
-        mirror=MIRROR_ARG,
+        source=lambda w: seqedit_mirror.corpus_key(MIRROR, w.corpus),
         max_docs=lambda w: f"--max-docs {config['stats']['n_samples']}" if config["stats"].get("n_samples") else "",
     log:
         "logs/corpus/{corpus}.log",
@@ -75,4 +75,4 @@ rule corpus:
     conda:
         "../envs/seqedit.yaml"
     shell:
-        "seqedit corpus --name {wildcards.corpus} --out {output} {params.mirror} {params.max_docs} > {log} 2>&1"
+        "seqedit corpus --name {wildcards.corpus} --out {output} {params.max_docs} > {log} 2>&1"

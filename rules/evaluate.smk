@@ -36,7 +36,7 @@ rule downstream_base:
         "results/downstream/{model}/base.json",
     params:
         tasks=DOWNSTREAM_TASKS,
-        mirror=MIRROR_ARG,
+        source=seqedit_mirror.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
@@ -51,7 +51,7 @@ rule downstream_base:
         "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --tasks-json '{params.tasks}' "
-        "{params.mirror} --work-dir work/lm_eval --batch-size {params.batch} --dtype {params.dtype} "
+        "--work-dir work/lm_eval --batch-size {params.batch} --dtype {params.dtype} "
         "--device {params.device} --out {output} > {log} 2>&1"
 
 
@@ -65,7 +65,7 @@ rule downstream:
         "results/downstream/{model}/{dataset}/{method}/step_{step}.json",
     params:
         tasks=DOWNSTREAM_TASKS,
-        mirror=MIRROR_ARG,
+        source=seqedit_mirror.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
@@ -80,5 +80,5 @@ rule downstream:
         "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --checkpoint {input.weights} "
-        "--tasks-json '{params.tasks}' {params.mirror} --work-dir work/lm_eval --batch-size {params.batch} "
+        "--tasks-json '{params.tasks}' --work-dir work/lm_eval --batch-size {params.batch} "
         "--dtype {params.dtype} --device {params.device} --out {output} > {log} 2>&1"

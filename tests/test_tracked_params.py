@@ -62,3 +62,31 @@ def test_raising_n_requests_plans_only_the_new_checkpoint(touched):
     assert "prepare_data" not in jobs, jobs
     assert jobs.get("edit") == len(DATASETS) * len(METHODS), jobs  # step 4 of every chain, nothing before it
     assert jobs.get("edit_metrics") == len(DATASETS) * len(METHODS), jobs
+
+
+def _mirror_copy(src, dest, change=None):
+    """A folder of symlinks to every mirror file (same content, another place); ``change`` is copied and edited."""
+    for path in src.rglob("*"):
+        if path.is_file():
+            target = dest / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if change is not None and path.relative_to(src).as_posix() == change:
+                target.write_bytes(path.read_bytes().rstrip() + b"\n ")  # same JSON, other bytes
+            else:
+                target.symlink_to(path)
+    return dest
+
+
+def test_a_moved_mirror_reruns_nothing_and_a_changed_file_reruns_its_readers(touched, data_mirror, tmp_path):
+    """Before, the mirror folder's path was a param of 4 rules: moving it re-ran everything from the data on, and a
+    changed file under the same path re-ran nothing."""
+    work, cfg = touched
+    moved = _mirror_copy(data_mirror, tmp_path / "moved")
+    assert changed(work, cfg, "moved", data_mirror=str(moved)) == {}
+    from seqedit.data.registry import get_dataset_spec
+
+    zsre_file = next(f for f in get_dataset_spec("zsre").mirror_files if (data_mirror / f).is_file())
+    edited = _mirror_copy(data_mirror, tmp_path / "edited", change=zsre_file)
+    jobs = changed(work, cfg, "edited", data_mirror=str(edited))
+    assert jobs.get("download_data") == 1 and "corpus" not in jobs, jobs
+    assert jobs.get("edit") == len(METHODS) * len(STEPS), jobs  # zsRE's chains only

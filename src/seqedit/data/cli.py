@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..mirror import mirror_root
 from .registry import CORPORA, DATASETS, UnknownNameError
 
 
@@ -13,13 +14,15 @@ def cli(command: str, argv: list[str]) -> None:
         p.description = "fetch a raw dataset file: copy it from a data mirror, else download its canonical URL"
         p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
         p.add_argument("--out", required=True, help="output file, e.g. resources/data/NAME.json")
-        p.add_argument("--mirror", default=None, help="local data mirror folder, tried before the URL")
+        p.add_argument("--mirror", default=None, help="local data mirror folder, tried before the URL (default: "
+                       "$SEQEDIT_MIRROR_DIR, set by the workflow from config data_mirror)")
         p.add_argument("--timeout", type=float, default=60.0, help="download timeout in seconds")
         p.add_argument("--no-download", action="store_true", help="never go online")
         a = p.parse_args(argv)
         from .fetch import download_dataset
 
-        rec = _run(download_dataset, a.dataset, a.out, a.mirror, timeout=a.timeout, allow_download=not a.no_download)
+        rec = _run(download_dataset, a.dataset, a.out, mirror_root(a.mirror), timeout=a.timeout,
+                   allow_download=not a.no_download)
     elif command == "prepare-data":
         p.description = "normalise the records of a raw dataset (all, or the first N) into edit requests (JSON lines)"
         p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
@@ -47,12 +50,12 @@ def cli(command: str, argv: list[str]) -> None:
         p.description = "write the text corpus for layer statistics as JSON lines {\"text\": ...}"
         p.add_argument("--name", required=True, help=f"one of: {', '.join(sorted(CORPORA))}")
         p.add_argument("--out", required=True, help="output JSONL, e.g. resources/corpus/NAME.jsonl")
-        p.add_argument("--mirror", default=None, help="local data mirror folder")
+        p.add_argument("--mirror", default=None, help="local data mirror folder (default: $SEQEDIT_MIRROR_DIR)")
         p.add_argument("--max-docs", type=int, default=None, help="keep only the first K documents")
         a = p.parse_args(argv)
         from .corpus import build_corpus
 
-        rec = _run(build_corpus, a.name, a.out, a.mirror, max_docs=a.max_docs)
+        rec = _run(build_corpus, a.name, a.out, mirror_root(a.mirror), max_docs=a.max_docs)
     else:
         raise SystemExit(f"seqedit.data: unknown command {command!r}")
     print(json.dumps(rec))

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from ..mirror import mirror_root
 from .specs import TASKS
 
 
@@ -27,7 +28,8 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--checkpoint", default=None, help="edit checkpoint step_{k}.safetensors (omit: base model)")
     p.add_argument("--tasks-json", required=True,
                    help=f"JSON object (or file) {{task: {{limit, num_fewshot, max_gen_toks}}}}; tasks: {sorted(TASKS)}")
-    p.add_argument("--mirror", default=None, help="data mirror root: run offline on its task files")
+    p.add_argument("--mirror", default=None, help="data mirror root: run offline on its task files (default: "
+                   "$SEQEDIT_MIRROR_DIR, set by the workflow from config data_mirror; neither: online)")
     p.add_argument("--work-dir", required=True, help="generated task YAMLs, converted data and HF/lm-eval caches")
     p.add_argument("--out", required=True, help="output JSON")
     p.add_argument("--dtype", default="float32")
@@ -45,7 +47,8 @@ def cli(command: str, argv: list[str]) -> None:
     from .lmeval import run_downstream
 
     result = run_downstream(
-        a.model_dir, parse_tasks(a.tasks_json), a.work_dir, a.out, checkpoint=a.checkpoint, mirror=a.mirror,
+        a.model_dir, parse_tasks(a.tasks_json), a.work_dir, a.out, checkpoint=a.checkpoint,
+        mirror=mirror_root(a.mirror),
         dtype=a.dtype, device=a.device, batch_size=a.batch_size, seed=a.seed,
     )
     summary = ", ".join(f"{k}={v['value']:.3f}" for k, v in result["tasks"].items() if v["value"] is not None)
