@@ -203,17 +203,15 @@ def test_rank_marks_hand_made():
 
 
 def test_latex_escape_and_cells():
-    from seqedit.report.tables import decorate, decorate_tex, latex_escape, latex_table, md_table
+    from seqedit.report.tables import decorate, latex_escape, latex_table, md_table
 
     assert latex_escape("acc_norm 50% & #1 $x$ {y} ~ ^ \\ <a|b>") == (
         r"acc\_norm 50\% \& \#1 \$x\$ \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{} "
         r"\textless{}a\textbar{}b\textgreater{}"
     )
     assert latex_escape("FT-M (c only)") == "FT-M (c only)"
-    assert decorate_tex("99.00", "best") == r"\textbf{99.00}"
-    assert decorate_tex("80.00", "second") == r"\underline{80.00}"
-    assert decorate_tex("-", "") == "--"
-    assert decorate_tex("a_b", "best") == r"\textbf{a\_b}"
+    cells = latex_table(["a", "b", "c", "d"], [[("99.00", "best"), ("80.00", "second"), "-", ("a_b", "best")]], "llll")
+    assert r"\textbf{99.00} & \underline{80.00} & -- & \textbf{a\_b} \\" in cells
     assert decorate("1.00", "best") == "**1.00**" and decorate("1.00", "second") == "<u>1.00</u>"
     tex = latex_table(["Method", "x_1"], [["ROME", ("2.00", "best")], ["D4S", ("1.00", "second")]], "lr",
                       caption="50% of a_b", label="tab:x")

@@ -14,11 +14,13 @@ import io
 import re
 
 from . import atomic
-from .checkpoints import load_meta
 
-COLUMNS = ["edit", "param", "layer", "mean_abs_w", "mean_abs_delta_total", "mean_abs_delta_step",
-           "z_prob_first", "z_prob_last", "seconds", "request", "immediate_efficacy", "immediate_paraphrase",
-           "immediate_specificity"]
+# The one definition of the CSV's columns (the report reads them from here). Per weight: the norms; per edit
+# (repeated on each of the edit's weight rows): EDIT_COLUMNS.
+WEIGHT_COLUMNS = ["edit", "param", "layer", "mean_abs_w", "mean_abs_delta_total", "mean_abs_delta_step"]
+EDIT_COLUMNS = ["z_prob_first", "z_prob_last", "seconds", "request", "immediate_efficacy", "immediate_paraphrase",
+                "immediate_specificity"]
+COLUMNS = WEIGHT_COLUMNS + EDIT_COLUMNS
 
 
 def rows_from_log(log: list[dict]) -> list[dict]:
@@ -40,6 +42,8 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--checkpoint", required=True, help="the run's last checkpoint (its log covers every edit)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    from .checkpoints import load_meta  # torch: only for the command, not for the column names
+
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()

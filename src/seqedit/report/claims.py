@@ -1,6 +1,6 @@
 """The paper's claims, each with its evidence from this run and a computed verdict (:mod:`.verdicts`).
 
-Computed from the loaded result frames (:func:`seqedit.report.tables.load_norms`, ``load_metrics``,
+Computed from the loaded result frames (:func:`seqedit.report.load.load_norms`, ``load_metrics``,
 ``load_downstream``) of one dataset (zsRE, the paper's Table 2 dataset, when present; else the dataset with the
 longest edit sequence). Every row states the criterion it applied, so a reader can check the verdict by hand.
 
@@ -261,7 +261,7 @@ def c6_downstream(downstream: pd.DataFrame, dataset):
 
 
 def claims_markdown(df: pd.DataFrame, prov: dict | None, title: str) -> str:
-    from .tables import md_footer, md_table
+    from .render import md_footer, md_table
 
     headers = ["Claim", "Methods", "Statement", "Evidence (this run)", "Criterion", "Verdict", "Shown in"]
     rows = [[r.claim, r.methods, r.statement, r.evidence, r.criterion, f"**{r.verdict}**", r.figure]
@@ -276,7 +276,7 @@ def claims_markdown(df: pd.DataFrame, prov: dict | None, title: str) -> str:
 
 
 def claims_latex(df: pd.DataFrame, prov: dict | None, title: str) -> str:
-    from .tables import latex_document, latex_table
+    from .render import latex_document, latex_table
 
     headers = ["Claim", "Methods", "Evidence", "Verdict"]
     rows = [[r.claim, r.methods, r.evidence, r.verdict] for r in df.itertuples()]

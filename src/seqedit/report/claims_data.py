@@ -173,7 +173,7 @@ def verdict_c8(damage_by_method: Mapping[str, MethodDamage], margin: float = DEF
 def c7_from_results(downstream, perplexity: Mapping[str, float], methods: Sequence[str] = ("rome", "memit", "d4s"),
                     forms: Sequence[str] = PAPER_FORM_ORDER, n_edits: int | None = None, tasks=None,
                     margin: float = DEFAULT_MARGIN) -> dict:
-    """C7 from :func:`seqedit.report.tables.load_downstream`'s DataFrame and ``{form dataset: mean perplexity}``
+    """C7 from :func:`seqedit.report.load.load_downstream`'s DataFrame and ``{form dataset: mean perplexity}``
     (:func:`seqedit.report.perplexity.mean_perplexities`); N = the last checkpoint all forms share, per method."""
     from .damage import damage_at, damage_table
 
@@ -185,7 +185,7 @@ def c7_from_results(downstream, perplexity: Mapping[str, float], methods: Sequen
 def c8_from_results(downstream, methods: Sequence[str] = ("kn", "rome", "memit"),
                     datasets: Sequence[str] | None = None, n_edits: int | None = None, tasks=None,
                     margin: float = DEFAULT_MARGIN) -> dict:
-    """C8 from :func:`seqedit.report.tables.load_downstream`'s DataFrame; every edited dataset unless given."""
+    """C8 from :func:`seqedit.report.load.load_downstream`'s DataFrame; every edited dataset unless given."""
     from .damage import damage_at, damage_table
 
     table = damage_table(downstream, tasks)

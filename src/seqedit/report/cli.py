@@ -71,13 +71,16 @@ def make_report(
 ) -> list[Path]:
     """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
     be None to skip it). Returns the written paths."""
-    from . import figures as F
-    from . import provenance as P
-    from . import tables as T
+    from . import claims, figures, provenance
+    from .load import load_downstream, load_metrics, load_norms
+    from .render import write_table
+    from .table2 import table2, table2_latex, table2_markdown
+    from .table3 import table3, table3_latex, table3_markdown
+    from .table4 import table4, table4_latex, table4_markdown
 
-    norms_df = T.load_norms(norms)
-    metrics_df = T.load_metrics(metrics)
-    ds_df = T.load_downstream(downstream)
+    norms_df = load_norms(norms)
+    metrics_df = load_metrics(metrics)
+    ds_df = load_downstream(downstream)
 
     if model is None:
         models = set()
@@ -92,7 +95,7 @@ def make_report(
     metrics_df = _filter(metrics_df, model, methods, datasets, "metrics")
     ds_df = _filter(ds_df, model, methods, datasets, "downstream")
 
-    prov = P.collect(config_path=config_path, config=config)
+    prov = provenance.collect(config_path=config_path, config=config)
     prov["model"] = model
     prov["inputs"] = {
         "norms": [str(p) for p in norms or []],
@@ -104,42 +107,40 @@ def make_report(
     if figures_dir is not None:
         kw = dict(methods=methods, datasets=datasets, prov=prov, model=model)
         figs = {
-            "fig2_downstream": lambda: F.fig2_downstream(ds_df, **kw),
-            "fig5_bottleneck": lambda: F.fig5_bottleneck(norms_df, window=window, **kw),
-            "fig5_norms_per_layer": lambda: F.fig5_norms_per_layer(norms_df, **kw),
-            "fig6_norms_methods": lambda: F.fig6_norms_methods(norms_df, ds_df, agg=norm_agg, **kw),
-            "fig8_edit_metrics": lambda: F.fig8_edit_metrics(metrics_df, **kw),
+            "fig2_downstream": lambda: figures.fig2_downstream(ds_df, **kw),
+            "fig5_bottleneck": lambda: figures.fig5_bottleneck(norms_df, window=window, **kw),
+            "fig5_norms_per_layer": lambda: figures.fig5_norms_per_layer(norms_df, **kw),
+            "fig6_norms_methods": lambda: figures.fig6_norms_methods(norms_df, ds_df, agg=norm_agg, **kw),
+            "fig8_edit_metrics": lambda: figures.fig8_edit_metrics(metrics_df, **kw),
         }
         assert set(figs) == set(FIGURES)
         for name in FIGURES:
-            written += F.save(figs[name](), figures_dir, name, formats)
+            written += figures.save(figs[name](), figures_dir, name, formats)
 
     if tables_dir is not None:
         # tables hold only the (model-filtered) provenance essentials, not the long input lists
         tprov = {k: v for k, v in prov.items() if k != "inputs"}
-        t2 = T.table2(metrics_df, steps=steps, methods=methods, datasets=datasets)
-        t3 = T.table3(metrics_df, methods=methods, datasets=datasets)
-        t4 = T.table4(ds_df, methods=methods, datasets=datasets)
+        t2 = table2(metrics_df, steps=steps, methods=methods, datasets=datasets)
+        t3 = table3(metrics_df, methods=methods, datasets=datasets)
+        t4 = table4(ds_df, methods=methods, datasets=datasets)
         on = f" ({model})" if model else ""
         titles = {
             "table2_zsre": f"Table 2{on}: zsRE, sequential editing, edit metrics (%)",
             "table3_counterfact_mquake": f"Table 3{on}: CounterFact and MQuAKE at the last checkpoint",
             "table4_downstream": f"Table 4{on}: downstream before/after sequential editing (%)",
         }
-        from . import claims as C
-
         titles["claims"] = f"The paper's claims{on}, tested on this run"
-        claims_df = C.claims_table(norms_df, metrics_df, ds_df)
+        claims_df = claims.claims_table(norms_df, metrics_df, ds_df)
         render = {
-            "claims": (claims_df, C.claims_markdown, C.claims_latex),
-            "table2_zsre": (t2, T.table2_markdown, T.table2_latex),
-            "table3_counterfact_mquake": (t3, T.table3_markdown, T.table3_latex),
-            "table4_downstream": (t4, T.table4_markdown, T.table4_latex),
+            "claims": (claims_df, claims.claims_markdown, claims.claims_latex),
+            "table2_zsre": (t2, table2_markdown, table2_latex),
+            "table3_counterfact_mquake": (t3, table3_markdown, table3_latex),
+            "table4_downstream": (t4, table4_markdown, table4_latex),
         }
         assert set(render) == set(TABLES)
         for name in TABLES:
             df, md, tex = render[name]
-            written += T.write_table(df, md(df, tprov, titles[name]), tables_dir, name,
+            written += write_table(df, md(df, tprov, titles[name]), tables_dir, name,
                                      {**tprov, "inputs": prov["inputs"]}, latex=tex(df, tprov, titles[name]))
     return written
 

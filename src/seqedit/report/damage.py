@@ -1,6 +1,6 @@
 """Downstream damage of editing: the base model's downstream average minus the edited model's, with a standard error.
 
-Input: the DataFrame of :func:`seqedit.report.tables.load_downstream` (one row per file and task; ``value`` and
+Input: the DataFrame of :func:`seqedit.report.load.load_downstream` (one row per file and task; ``value`` and
 ``stderr`` as fractions, the base model with ``is_base`` True). For one (dataset, method, n_edits) checkpoint over
 the tasks T that both it and the base model have::
 

@@ -24,7 +24,7 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
     from .claims_data import c7_from_results, c8_from_results
     from .fig3 import fig3_mqd, save_fig3
     from .perplexity import load_perplexity, mean_perplexities, write_perplexity_table
-    from .tables import load_downstream
+    from .load import load_downstream
 
     prov = P.collect(config)
     ds = load_downstream(downstream)

@@ -3,7 +3,7 @@
 Rows: methods (ROME, MEMIT, D4S by default); columns: the downstream tasks and their average; one line per
 question form, labelled with its target perplexity under the unedited model; 0 edits is the base model; bars are
 +-1 standard error (the average's: sqrt(sum se^2) / #tasks). Reads the DataFrame of
-:func:`seqedit.report.tables.load_downstream` (the files Fig. 2 reads). A panel without data says so.
+:func:`seqedit.report.load.load_downstream` (the files Fig. 2 reads). A panel without data says so.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..atomic import atomic_path  # noqa: E402
 from .claims_data import FORM_LABELS, PAPER_FORM_ORDER  # noqa: E402
-from .tables import method_display, order_tasks, task_display  # noqa: E402
+from .names import method_display, order_tasks, task_display  # noqa: E402
 
 FIGURE_NAME = "fig3_mqd_downstream"
 METHODS = ("rome", "memit", "d4s")
