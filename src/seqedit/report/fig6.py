@@ -1,0 +1,98 @@
+"""Fig. 6: top row, mean|W| (mean over a method's edited weights, or its first edited layer) vs edits, one line per
+method that changes weights (GRACE does not: noted in the legend); bottom row, the downstream average over the tasks
+vs edits (0 = base model), one line per method (Fig. 6a-c)."""
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from .names import is_weightless, method_display, order_methods, order_plain, order_tasks
+from .plot import checkpoint_ticks, collect_legend, color_map, datasets_of, finish, grid, methods_of, no_data, \
+    select, style, titled
+
+
+def downstream_average(ck: pd.DataFrame, base: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    """Mean score (fraction) over the tasks present at every point (base model at 0 edits included when
+    present) per number of edits, and those tasks."""
+    parts = [p for p in (base, ck) if p is not None and not p.empty]
+    if not parts:
+        return pd.Series(dtype=float), []
+    both = pd.concat(parts)
+    table = both.pivot_table(index="n_edits", columns="task", values="value", aggfunc="last").sort_index()
+    table = table.dropna(axis=1, how="any")
+    if table.empty or table.shape[1] == 0:
+        return pd.Series(dtype=float), []
+    return table.mean(axis=1), order_tasks(table.columns)
+
+
+def fig6_norms_methods(norms: pd.DataFrame, ds: pd.DataFrame | None = None, methods=None, datasets=None,
+                       prov=None, model=None, agg: str = "mean"):
+    """``agg``: "mean" = mean over a method's edited weights at each edit; "first" = its lowest edited layer."""
+    ds = ds if ds is not None else pd.DataFrame(columns=["dataset", "method", "is_base", "task", "n_edits"])
+    ck = ds[~ds["is_base"].astype(bool)] if not ds.empty else ds
+    base = ds[ds["is_base"].astype(bool)] if not ds.empty else ds
+    all_methods = order_methods(methods_of(norms, methods) + methods_of(ck, methods), methods)
+    datasets = order_plain(datasets_of(norms, datasets) + datasets_of(ck, datasets), datasets)
+    colors = color_map(all_methods)
+    fig, axes = grid(2, max(1, len(datasets)))
+    weightless = [m for m in all_methods if is_weightless(m)]
+    if not datasets:
+        no_data(axes[0, 0])
+        no_data(axes[1, 0])
+        axes[0, 0].set_title("(a/b) mean |W|", fontsize=9)
+        axes[1, 0].set_title("(c) downstream average", fontsize=9)
+    n_tasks_used = set()
+    for j, dataset in enumerate(datasets):
+        ax = axes[0, j]
+        ax.set_title(f"(a/b) mean |W| - {dataset}", fontsize=9)
+        any_line = False
+        for method in all_methods:
+            if is_weightless(method):
+                continue  # base weights unchanged: nothing to show (said in the legend)
+            g = select(norms, method=method, dataset=dataset)
+            g = g.dropna(subset=["mean_abs_w"]) if not g.empty else g
+            if g.empty:
+                continue
+            if agg == "first":
+                first = g.sort_values(["layer", "param"]).iloc[0]["param"]
+                s = g[g["param"] == first].set_index("edit")["mean_abs_w"].sort_index()
+            else:
+                s = g.groupby("edit")["mean_abs_w"].mean().sort_index()
+            ax.plot(s.index, s.values, lw=1.4, color=colors[method], label=method_display(method))
+            any_line = True
+        if any_line:
+            style(ax, "number of edits",
+                   "mean |W|" + (" (first edited layer)" if agg == "first" else " (avg. over edited layers)"))
+        else:
+            no_data(ax)
+
+        ax = axes[1, j]
+        ax.set_title(f"(c) downstream average - {dataset}", fontsize=9)
+        any_line = False
+        for method in all_methods:
+            g = select(ck, dataset=dataset, method=method)
+            if g.empty:
+                continue
+            avg, tasks = downstream_average(g, base)
+            if avg.empty:
+                continue
+            n_tasks_used.add(len(tasks))
+            ax.plot(avg.index, 100 * avg.values, marker="o", ms=3, lw=1.4, color=colors[method],
+                    label=method_display(method))
+            any_line = True
+        if any_line:
+            style(ax, "number of edits (0 = base model)", "downstream average (%)")
+            checkpoint_ticks(ax, [0, *select(ck, dataset=dataset)["n_edits"]])
+        else:
+            no_data(ax)
+    handles, labels = collect_legend(axes, [method_display(m) for m in all_methods])
+    for m in weightless:
+        note = f"{method_display(m)}: not in (a/b) - base weights unchanged, mean|W| flat by design"
+        if method_display(m) in labels:
+            labels[labels.index(method_display(m))] = f"{method_display(m)} (c only)"
+        handles.append(Line2D([], [], color="none"))
+        labels.append(note)
+    title = "Fig. 6 - mean |W| of the edited weights (a/b) and downstream average (c) vs number of edits"
+    if n_tasks_used:
+        title += f" (average over {', '.join(str(n) for n in sorted(n_tasks_used))} tasks)"
+    return finish(fig, (handles, labels), prov, titled(model, title))
