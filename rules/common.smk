@@ -5,14 +5,12 @@ import shutil
 import sys
 from pathlib import Path
 
-import yaml
-
 import seqedit.mirror as seqedit_mirror
 
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS
-from seqedit.methods import available_methods, get_method
-from seqedit.methods.base import load_hparams
+from seqedit.methods.catalog import CATALOG, method_entry
+from seqedit.methods.hparams import check_required, load_hparams
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
@@ -31,7 +29,6 @@ _put_seqedit_on_path()
 # the config file whose hash the report records (the last one given wins, as in Snakemake)
 CONFIG_FILE = str(Path(list(workflow.configfiles)[-1]).resolve()) if workflow.configfiles else "config.yaml"
 HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
-REPORT_CAPTIONS = Path(workflow.basedir) / "rules" / "captions"
 
 
 def _check_config():
@@ -47,21 +44,12 @@ def _check_config():
             if model not in config["models"]:
                 raise ValueError(f"config datasets.{dataset}.models: {model!r} is not in config models "
                                  f"({', '.join(config['models'])})")
-    known = available_methods()
     for method in config["methods"]:
-        if method not in known:
-            raise ValueError(f"config methods: unknown method {method!r}; known: {', '.join(known)}")
+        if method not in CATALOG:
+            raise ValueError(f"config methods: unknown method {method!r}; known: {', '.join(sorted(CATALOG))}")
         hp_file = HPARAMS_DIR / f"{method}.yaml"
-        blocks = yaml.safe_load(hp_file.read_text())
-        hp_set = config.get("hparams_set", "tuned")
-        for model in config["models"]:
-            if hp_set not in blocks.get(model, {}):
-                raise ValueError(f"{hp_file}: no hyperparameter set {hp_set!r} for model {model!r}")
-            required = get_method(method).required
-            missing = [k for k in required if k not in load_hparams(hp_file, model, hp_set)]
-            if missing:
-                raise ValueError(f"{hp_file}: model {model!r}, set {hp_set!r} lacks the hyperparameters "
-                                 f"{', '.join(missing)} (method {method} needs {', '.join(required)})")
+        for model in config["models"]:  # the file's schema (an unknown key names it), the set, the required keys
+            check_required(hp_file, model, config.get("hparams_set", "tuned"), method)
     if config["stats"]["corpus"] not in CORPORA and not config["stats"].get("path"):
         raise ValueError(f"config stats.corpus: unknown corpus {config['stats']['corpus']!r}; "
                          f"known: {', '.join(sorted(CORPORA))}")
@@ -99,19 +87,14 @@ MIRROR = seqedit_mirror.export(config.get("data_mirror"))
 
 
 def hparams(method, model):
-    blocks = yaml.safe_load((HPARAMS_DIR / f"{method}.yaml").read_text())
-    sets = blocks[model]
-    hp = dict(sets[HPARAMS_SET])
-    if "base" in hp:
-        hp = {**sets[hp.pop("base")], **hp}
-    return hp
+    """The values of the configured set that determine the result: without the file's `compute:` block (how fast,
+    not what; `seqedit edit` merges it in), so changing that block reruns nothing."""
+    return load_hparams(HPARAMS_DIR / f"{method}.yaml", model, HPARAMS_SET, method=method, with_compute=False)
 
 
 def stats_layers(model):
     """Union of the layers whose statistics the configured methods read on this model (one pass serves all)."""
-    from seqedit.methods import get_method
-
-    return sorted({layer for m in METHODS_CFG for layer in get_method(m).stats_layers(hparams(m, model))})
+    return sorted({layer for m in METHODS_CFG for layer in method_entry(m).stats_layers(hparams(m, model))})
 
 
 def stats_forward_dtype(model):

@@ -9,7 +9,7 @@ def edit_inputs(w):
         "requests": f"results/data/{w.dataset}.jsonl",
         "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
     }
-    if get_method(w.method).stats_layers(hparams(w.method, w.model)):
+    if method_entry(w.method).stats_layers(hparams(w.method, w.model)):
         inputs["stats"] = stats_dir(w.model)
     prev = previous_step(w.step, w.dataset)
     if prev is not None:
@@ -26,7 +26,7 @@ def hparams_json(w):
 def edit_metrics_args():
     """`evaluation:` config as `seqedit edit-metrics` options, checked here so that a bad value stops the workflow
     with the key's name before any job runs."""
-    from seqedit.evaluation.cli import EvalOptions, check_protocol
+    from seqedit.evaluation.options import EvalOptions, check_protocol
 
     ev = config.get("evaluation", {}) or {}
     flu, mq = ev.get("fluency", {}) or {}, ev.get("mquake", {}) or {}

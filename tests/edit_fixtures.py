@@ -62,7 +62,7 @@ def make_method(method: str, model, tok, stats=None, model_name: str = "smollm2-
     from pathlib import Path
 
     from seqedit.methods import get_method
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
     from seqedit.models.registry import get_model_spec
     from seqedit.tokens import generate_context_templates
 

@@ -87,7 +87,7 @@ def test_a_known_device_is_accepted(tmp_path, device):
 def test_a_hparams_file_missing_a_required_key_names_file_and_key(tmp_path):
     hp_dir = tmp_path / "hparams"
     hp_dir.mkdir()
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
 
     hp = load_hparams(ROOT / "config" / "hparams" / "rome.yaml", "smollm2-135m", "tuned")
     del hp["layers"]

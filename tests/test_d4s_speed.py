@@ -96,7 +96,7 @@ def test_blocked_d4s_equals_one_at_a_time(clean_model, full_rank_stats):
 
 
 def test_compute_block_applies_to_every_set_and_keeps_reference_equal_to_the_file(tmp_path):
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
 
     path = tmp_path / "d4s.yaml"
     path.write_text("m:\n  compute: {value_block: 4}\n  reference: {v_lr: 0.5}\n  tuned: {base: reference, "

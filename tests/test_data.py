@@ -6,11 +6,12 @@ import urllib.request
 
 import pytest
 
-from seqedit.data import corpus as C
-from seqedit.data import fetch as F
-from seqedit.data import normalize as N
-from seqedit.data import registry as R
+from seqedit.data import corpus
+from seqedit.data import fetch
+from seqedit.data import normalize
+from seqedit.data import registry
 from seqedit.data.cli import cli
+from seqedit.files import read_jsonl
 
 # --------------------------------------------------------------------------- fixtures in each raw format
 
@@ -278,9 +279,9 @@ def test_mquake_format(tmp_path):
 def test_jsonl_raw_input(tmp_path):
     raw = tmp_path / "raw.jsonl"
     raw.write_text("\n".join(json.dumps(r) for r in CF_EASYEDIT) + "\n", encoding="utf-8")
-    reqs = N.prepare_dataset("counterfact", raw, 2, tmp_path / "o.jsonl")
+    reqs = normalize.prepare_dataset("counterfact", raw, 2, tmp_path / "o.jsonl")
     assert [r["id"] for r in reqs] == ["0", "2"]
-    assert N.read_requests(tmp_path / "o.jsonl") == reqs
+    assert read_jsonl(tmp_path / "o.jsonl") == reqs
 
 
 @pytest.mark.parametrize(
@@ -305,33 +306,33 @@ def test_jsonl_raw_input(tmp_path):
 def test_malformed_record_names_file_index_field(tmp_path, dataset, records, index, field):
     raw = _write(tmp_path, "bad.json", records)
     with pytest.raises(ValueError) as ei:
-        N.prepare_dataset(dataset, raw, len(records), tmp_path / "o.jsonl")
+        normalize.prepare_dataset(dataset, raw, len(records), tmp_path / "o.jsonl")
     msg = str(ei.value)
     assert str(raw) in msg
     assert f"record {index}:" in msg
     assert repr(field) in msg
-    assert isinstance(ei.value, N.RecordError) and ei.value.field == field and ei.value.index == index
+    assert isinstance(ei.value, normalize.RecordError) and ei.value.field == field and ei.value.index == index
     assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_n_too_large(tmp_path):
     raw = _write(tmp_path, "cf.json", CF_EASYEDIT)
     with pytest.raises(ValueError, match=r"cf\.json: asked for 5 records .* has 2 records and only 2 usable"):
-        N.prepare_dataset("counterfact", raw, 5, tmp_path / "o.jsonl")
+        normalize.prepare_dataset("counterfact", raw, 5, tmp_path / "o.jsonl")
     raw = _write(tmp_path, "z.json", ZSRE)
     with pytest.raises(ValueError, match=r"has 3 records and only 2 usable \(1 skipped"):
-        N.prepare_dataset("zsre", raw, 3, tmp_path / "o.jsonl")
+        normalize.prepare_dataset("zsre", raw, 3, tmp_path / "o.jsonl")
 
 
 def test_duplicate_ids(tmp_path):
     raw = _write(tmp_path, "cf.json", [CF_EASYEDIT[0], CF_EASYEDIT[0]])
     with pytest.raises(ValueError, match=r"record 1: field 'id': duplicate id '0'"):
-        N.prepare_dataset("counterfact", raw, 2, tmp_path / "o.jsonl")
+        normalize.prepare_dataset("counterfact", raw, 2, tmp_path / "o.jsonl")
 
 
 def test_unknown_dataset(tmp_path):
     with pytest.raises(KeyError) as ei:
-        R.get_dataset_spec("wikidata")
+        registry.get_dataset_spec("wikidata")
     assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train" in str(ei.value)
     with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train"):
         cli("prepare-data", ["--dataset", "wikidata", "--raw", "x.json", "--n", "1", "--out", str(tmp_path / "o")])
@@ -342,22 +343,22 @@ def test_unknown_dataset(tmp_path):
 
 
 def test_registry_entries():
-    assert set(R.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake",
+    assert set(registry.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake",
                                "mqd_tf", "mqd_mc", "mqd_dg"}
-    assert R.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
-    assert R.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
-    assert R.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")
-    assert "counterfact/counterfact_edit_easyedit_first2000.json" in R.DATASETS["counterfact"].mirror_files
+    assert registry.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
+    assert registry.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
+    assert registry.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")
+    assert "counterfact/counterfact_edit_easyedit_first2000.json" in registry.DATASETS["counterfact"].mirror_files
     # the authors' files: EasyEdit's zsRE train split and counterfact-edit, from EasyEdit's data archive
     for name, member in [("zsre_mend_train", "zsre_mend_train_10000.json"),
                          ("counterfact_easyedit", "counterfact-edit.json")]:
-        spec = R.DATASETS[name]
-        assert spec.archive_member == member and spec.urls == (R.EASYEDIT_DATA_ZIP,)
+        spec = registry.DATASETS[name]
+        assert spec.archive_member == member and spec.urls == (registry.EASYEDIT_DATA_ZIP,)
         assert "1WRo2SqqgNtZF11Vq0sF5nL_-bHi18Wi4" in spec.urls[0]
-    assert R.DATASETS["zsre_mend_train"].mirror_files == ("zsre_mend_train_10000.json",
+    assert registry.DATASETS["zsre_mend_train"].mirror_files == ("zsre_mend_train_10000.json",
                                                           "zsre/zsre_mend_train_10000.json")
-    assert R.DATASETS["counterfact_easyedit"].formats == (R.COUNTERFACT_EASYEDIT,)
-    assert {"wikitext2-test", "wikitext2-train-excerpt", "wikitext103-train", "wikipedia-20231101en"} <= set(R.CORPORA)
+    assert registry.DATASETS["counterfact_easyedit"].formats == (registry.COUNTERFACT_EASYEDIT,)
+    assert {"wikitext2-test", "wikitext2-train-excerpt", "wikitext103-train", "wikipedia-20231101en"} <= set(registry.CORPORA)
 
 
 # --------------------------------------------------------------------------- download
@@ -384,10 +385,10 @@ def test_download_from_fake_mirror(tmp_path, monkeypatch):
     cli("download-data", ["--dataset", "zsre", "--out", str(out), "--mirror", str(mirror)])
     assert json.loads(out.read_text()) == ZSRE
     prov = json.loads((out.parent / "zsre.source.json").read_text())
-    assert prov["source"].endswith("zsre/zsre_mem_eval_first1000.json") and prov["sha256"] == F.sha256_file(out)
+    assert prov["source"].endswith("zsre/zsre_mem_eval_first1000.json") and prov["sha256"] == fetch.sha256_file(out)
 
     out2 = tmp_path / "resources" / "data" / "mquake.json"
-    F.download_dataset("mquake", out2, mirror)
+    fetch.download_dataset("mquake", out2, mirror)
     assert json.loads(out2.read_text()) == MQUAKE
     assert list(out.parent.glob(".*")) == []  # no temporary files left behind
 
@@ -395,10 +396,10 @@ def test_download_from_fake_mirror(tmp_path, monkeypatch):
 def test_download_nothing_works_lists_tries(tmp_path, monkeypatch):
     _no_network(monkeypatch)
     out = tmp_path / "counterfact.json"
-    with pytest.raises(F.DownloadError) as ei:
-        F.download_dataset("counterfact", out, tmp_path / "empty-mirror", timeout=1)
+    with pytest.raises(fetch.DownloadError) as ei:
+        fetch.download_dataset("counterfact", out, tmp_path / "empty-mirror", timeout=1)
     msg = str(ei.value)
-    for rel in R.DATASETS["counterfact"].mirror_files:
+    for rel in registry.DATASETS["counterfact"].mirror_files:
         assert rel in msg
     assert "https://rome.baulab.info/data/dsets/counterfact.json (OSError: network disabled in tests)" in msg
     assert not out.exists()
@@ -424,9 +425,9 @@ def test_download_url_path(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     out = tmp_path / "zsre.json"
-    rec = F.download_dataset("zsre", out, timeout=3)
-    assert [u for u, _ in calls] == list(R.DATASETS["zsre"].urls) and calls[0][1] == 3
-    assert rec["source"] == R.DATASETS["zsre"].urls[1] and json.loads(out.read_text()) == ZSRE
+    rec = fetch.download_dataset("zsre", out, timeout=3)
+    assert [u for u, _ in calls] == list(registry.DATASETS["zsre"].urls) and calls[0][1] == 3
+    assert rec["source"] == registry.DATASETS["zsre"].urls[1] and json.loads(out.read_text()) == ZSRE
 
 
 def test_download_takes_the_member_of_a_zip_archive(tmp_path, monkeypatch):
@@ -447,9 +448,9 @@ def test_download_takes_the_member_of_a_zip_archive(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", lambda req, timeout: Resp(buf.getvalue()))
     out = tmp_path / "zsre_mend_train.json"
-    rec = F.download_dataset("zsre_mend_train", out, tmp_path / "empty-mirror")
-    assert json.loads(out.read_text()) == ZSRE and rec["source"] == R.EASYEDIT_DATA_ZIP
-    N.prepare_dataset("zsre_mend_train", out, 1, tmp_path / "z.jsonl")
+    rec = fetch.download_dataset("zsre_mend_train", out, tmp_path / "empty-mirror")
+    assert json.loads(out.read_text()) == ZSRE and rec["source"] == registry.EASYEDIT_DATA_ZIP
+    normalize.prepare_dataset("zsre_mend_train", out, 1, tmp_path / "z.jsonl")
 
 
 # --------------------------------------------------------------------------- corpora
@@ -471,7 +472,7 @@ WIKI = (
 
 
 def test_split_wikitext_articles():
-    docs = list(C.split_wikitext_articles(WIKI.splitlines()))
+    docs = list(corpus.split_wikitext_articles(WIKI.splitlines()))
     assert len(docs) == 3
     assert docs[0] == (
         "= Robert Boulter =\nRobert Boulter is an English actor .\n= = Career = =\n"
@@ -483,14 +484,14 @@ def test_split_wikitext_articles():
     rows = []
     for line in WIKI.replace("\r\n", "\n").splitlines():
         rows += [line + "\n", ""]
-    assert list(C.split_wikitext_articles(C._lines_from_rows(rows))) == docs
+    assert list(corpus.split_wikitext_articles(corpus._lines_from_rows(rows))) == docs
     # text before the first heading is its own document
-    assert list(C.split_wikitext_articles(["intro", " = A = ", "body"])) == ["intro", "= A =\nbody"]
-    assert C.is_top_heading(" = Title = ") and not C.is_top_heading(" = = Sub = = ")
+    assert list(corpus.split_wikitext_articles(["intro", " = A = ", "body"])) == ["intro", "= A =\nbody"]
+    assert corpus.is_top_heading(" = Title = ") and not corpus.is_top_heading(" = = Sub = = ")
 
 
 def test_split_paragraphs():
-    assert list(C.split_paragraphs([" First para . \n", "\n", " Second . \n", "", " Third .\n"])) == [
+    assert list(corpus.split_paragraphs([" First para . \n", "\n", " Second . \n", "", " Third .\n"])) == [
         "First para .",
         "Second .",
         "Third .",
@@ -504,14 +505,14 @@ def _fake_corpus_mirror(tmp_path, monkeypatch, text):
     (mirror / "wikitext").mkdir(parents=True)
     raw = mirror / "wikitext" / "wiki.raw"
     raw.write_bytes(text.encode("utf-8"))
-    spec = R.CORPORA["wikitext2-test"]
-    pinned = R.CorpusSpec(
+    spec = registry.CORPORA["wikitext2-test"]
+    pinned = registry.CorpusSpec(
         name=spec.name,
         split=spec.split,
-        mirror=R.MirrorFile("wikitext/wiki.raw", hashlib.sha256(raw.read_bytes()).hexdigest()[:16]),
+        mirror=registry.MirrorFile("wikitext/wiki.raw", hashlib.sha256(raw.read_bytes()).hexdigest()[:16]),
         hf=spec.hf,
     )
-    monkeypatch.setitem(R.CORPORA, spec.name, pinned)
+    monkeypatch.setitem(registry.CORPORA, spec.name, pinned)
     return mirror
 
 
@@ -523,20 +524,20 @@ def test_corpus_cli_from_mirror(tmp_path, monkeypatch):
     assert len(rows) == 3 and all(set(r) == {"text"} for r in rows)
     assert rows[1]["text"] == "= Du Fu =\nDu Fu was a poet .\n= = Life = ="
     out2 = tmp_path / "two.jsonl"
-    info = C.build_corpus("wikitext2-test", out2, mirror, max_docs=2)
-    assert info["documents"] == 2 and C.read_corpus(out2) == [r["text"] for r in rows[:2]]
+    info = corpus.build_corpus("wikitext2-test", out2, mirror, max_docs=2)
+    assert info["documents"] == 2 and corpus.read_corpus(out2) == [r["text"] for r in rows[:2]]
 
 
 def test_corpus_mirror_checksum_mismatch(tmp_path, monkeypatch):
     mirror = _fake_corpus_mirror(tmp_path, monkeypatch, WIKI)
     (mirror / "wikitext" / "wiki.raw").write_text(WIKI + " = Another = \r\n", encoding="utf-8")
-    with pytest.raises(C.CorpusUnavailable, match="different corpus name"):
-        C.build_corpus("wikitext2-test", tmp_path / "c.jsonl", mirror)
+    with pytest.raises(corpus.CorpusUnavailable, match="different corpus name"):
+        corpus.build_corpus("wikitext2-test", tmp_path / "c.jsonl", mirror)
 
 
 def test_corpus_without_offline_source(tmp_path, monkeypatch):
-    with pytest.raises(C.CorpusUnavailable, match=r"wikitext2-train-excerpt.*\n.*no --mirror given.*\n.*no online source"):
-        C.build_corpus("wikitext2-train-excerpt", tmp_path / "c.jsonl")
+    with pytest.raises(corpus.CorpusUnavailable, match=r"wikitext2-train-excerpt.*\n.*no --mirror given.*\n.*no online source"):
+        corpus.build_corpus("wikitext2-train-excerpt", tmp_path / "c.jsonl")
 
     import datasets
 
@@ -544,8 +545,8 @@ def test_corpus_without_offline_source(tmp_path, monkeypatch):
         raise ConnectionError("Couldn't reach the Hub (offline)")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(C.CorpusUnavailable, match=r"wikipedia-20231101en.*'wikimedia/wikipedia'.*'20231101.en'.*offline"):
-        C.build_corpus("wikipedia-20231101en", tmp_path / "c.jsonl", max_docs=10)
+    with pytest.raises(corpus.CorpusUnavailable, match=r"wikipedia-20231101en.*'wikimedia/wikipedia'.*'20231101.en'.*offline"):
+        corpus.build_corpus("wikipedia-20231101en", tmp_path / "c.jsonl", max_docs=10)
     assert not (tmp_path / "c.jsonl").exists()
 
 
@@ -560,13 +561,13 @@ def test_corpus_from_hf_rows(tmp_path, monkeypatch):
         return iter(rows)
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    info = C.build_corpus("wikitext103-train", tmp_path / "c.jsonl")
+    info = corpus.build_corpus("wikitext103-train", tmp_path / "c.jsonl")
     assert seen == {"path": "Salesforce/wikitext", "config": "wikitext-103-raw-v1", "split": "train", "streaming": False}
-    assert info["documents"] == 2 and C.read_corpus(tmp_path / "c.jsonl") == ["= A =\na body .", "= B =\nb ."]
+    assert info["documents"] == 2 and corpus.read_corpus(tmp_path / "c.jsonl") == ["= A =\na body .", "= B =\nb ."]
     wiki = [{"text": "Anarchism is ..."}, {"text": "Albedo is ..."}, {"text": "A is ..."}]
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: iter(wiki))
-    C.build_corpus("wikipedia-20231101en", tmp_path / "w.jsonl", max_docs=2)
-    assert C.read_corpus(tmp_path / "w.jsonl") == ["Anarchism is ...", "Albedo is ..."]
+    corpus.build_corpus("wikipedia-20231101en", tmp_path / "w.jsonl", max_docs=2)
+    assert corpus.read_corpus(tmp_path / "w.jsonl") == ["Anarchism is ...", "Albedo is ..."]
 
 
 # --------------------------------------------------------------------------- the real data mirror
@@ -576,14 +577,14 @@ def test_real_mirror(tmp_path, data_mirror):
     reqs = {}
     for name, n in [("counterfact", 30), ("zsre", 30), ("mquake", 5)]:
         raw = tmp_path / f"{name}.json"
-        F.download_dataset(name, raw, data_mirror, allow_download=False)
-        reqs[name] = N.prepare_dataset(name, raw, n, tmp_path / f"{name}.jsonl")
+        fetch.download_dataset(name, raw, data_mirror, allow_download=False)
+        reqs[name] = normalize.prepare_dataset(name, raw, n, tmp_path / f"{name}.jsonl")
         assert len(reqs[name]) == n
         for r in reqs[name]:
             assert r["subject"] and r["subject"] in r["prompt"]
             assert r["target_new"] and not r["target_new"].startswith(" ")
             assert len(r["locality_prompts"]) == len(r["locality_answers"])
-            assert set(r) >= set(N.BASE_FIELDS)
+            assert set(r) >= set(normalize.BASE_FIELDS)
         assert len({r["id"] for r in reqs[name]}) == n
     z0 = reqs["zsre"][0]
     assert z0["subject"] == "Watts Humphrey" and z0["target_new"] == "University of Michigan"
@@ -598,11 +599,11 @@ def test_real_mirror(tmp_path, data_mirror):
 
 
 def test_real_mirror_corpora(tmp_path, data_mirror):
-    info = C.build_corpus("wikitext2-test", tmp_path / "w2.jsonl", data_mirror)
-    docs = C.read_corpus(tmp_path / "w2.jsonl")
+    info = corpus.build_corpus("wikitext2-test", tmp_path / "w2.jsonl", data_mirror)
+    docs = corpus.read_corpus(tmp_path / "w2.jsonl")
     assert info["documents"] == len(docs) == 62
     assert docs[0].startswith("= Robert Boulter =\nRobert Boulter is an English film")
-    assert all(C.is_top_heading(d.split("\n", 1)[0]) for d in docs)
-    C.build_corpus("wikitext2-train-excerpt", tmp_path / "t.jsonl", data_mirror, max_docs=5)
-    t = C.read_corpus(tmp_path / "t.jsonl")
+    assert all(corpus.is_top_heading(d.split("\n", 1)[0]) for d in docs)
+    corpus.build_corpus("wikitext2-train-excerpt", tmp_path / "t.jsonl", data_mirror, max_docs=5)
+    t = corpus.read_corpus(tmp_path / "t.jsonl")
     assert len(t) == 5 and t[0].startswith("Senjō no Valkyria 3")

@@ -232,7 +232,7 @@ def test_cli_checkpoint_applied_in_memory(base_result, smollm2_dir, data_mirror,
 
 @pytest.mark.slow
 def test_weight_change_changes_lm_eval_loglikelihoods(smollm2, data_mirror, work_dir):
-    from seqedit.checkpoints import set_weights
+    from seqedit.nethooks import set_weights
     from seqedit.downstream.lmeval import evaluate_model
 
     model, tok = smollm2

@@ -8,7 +8,7 @@ from edit_fixtures import REQUESTS
 from seqedit.checkpoints import load_checkpoint
 from seqedit.editing import SequentialEditor
 from seqedit.finite import NonFiniteEditError, check_edit
-from seqedit.methods.base import load_hparams
+from seqedit.methods.hparams import load_hparams
 from seqedit.resume import check_resume
 from tiny_workflow import ROOT
 

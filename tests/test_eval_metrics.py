@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from seqedit.evaluation import counterfact as CF
-from seqedit.evaluation import metrics as M
-from seqedit.evaluation import mquake as MQ
+from seqedit.evaluation import counterfact
+from seqedit.evaluation import metrics
+from seqedit.evaluation import mquake
 from seqedit.evaluation.cli import EvalOptions, check_protocol, sequential_efficacy
 from seqedit.evaluation.generation import generate
 
@@ -110,7 +110,7 @@ def test_token_accuracy_perfect_failed_and_half(lm):
     model.script("The capital of Atlantis is", "New Poseidonia City")
     model.script("The capital of Lemuria is", "Old Town")  # wrong first token
     model.script("The capital of Mu is", "Big Harbour")  # right first token, wrong second
-    acc = M.token_accuracy(model, tok, ["The capital of Atlantis is", "The capital of Lemuria is",
+    acc = metrics.token_accuracy(model, tok, ["The capital of Atlantis is", "The capital of Lemuria is",
                                         "The capital of Mu is"],
                            ["New Poseidonia City", "Sunken Bay", "Big Lagoon"])
     assert acc == [1.0, 0.0, 0.5]
@@ -119,11 +119,11 @@ def test_token_accuracy_perfect_failed_and_half(lm):
 def test_specificity_agreement_with_the_base_predictions(lm):
     model, tok = lm
     model.script("Rome is the capital of", "Italy")
-    before = M.argmax_at_targets(model, tok, ["Rome is the capital of"], ["Italy"])
-    assert M.agreement(before, before) == [1.0]
+    before = metrics.argmax_at_targets(model, tok, ["Rome is the capital of"], ["Italy"])
+    assert metrics.agreement(before, before) == [1.0]
     model.script("Rome is the capital of", "France")
-    after = M.argmax_at_targets(model, tok, ["Rome is the capital of"], ["Italy"])
-    assert M.agreement(before, after) == [0.0]
+    after = metrics.argmax_at_targets(model, tok, ["Rome is the capital of"], ["Italy"])
+    assert metrics.agreement(before, after) == [0.0]
 
 
 # ------------------------------------------------------------------------------------ CounterFact (ROME's metrics)
@@ -147,7 +147,7 @@ def test_counterfact_probability_success_magnitude_and_score(lm):
     model.set("Toko plays the", {"piano": 0.7, "guitar": 0.1})
     model.set("Toko is known for the", {"piano": 0.4, "guitar": 0.2})
     model.set("Jimi plays the", {"guitar": 0.9, "piano": 0.05})
-    got = CF.probability_metrics(model, tok, CF_REQUESTS)
+    got = counterfact.probability_metrics(model, tok, CF_REQUESTS)
     assert got["efficacy_success"] == 1.0
     assert got["paraphrase_success"] == 0.5
     assert got["neighborhood_success"] == 1.0
@@ -162,46 +162,46 @@ def test_counterfact_nll_is_the_mean_per_token(lm):
     model.set("The capital is", {"New": 0.5})
     model.set("The capital is New", {"York": 0.5})
     # P per token 0.5 and 0.5: the mean NLL is log 2, ROME's "probability" exp(-nll) = 0.5
-    assert CF.target_nll(model, tok, ["The capital is"], ["New York"]) == [pytest.approx(math.log(2), abs=1e-5)]
+    assert counterfact.target_nll(model, tok, ["The capital is"], ["New York"]) == [pytest.approx(math.log(2), abs=1e-5)]
 
 
 def test_score_is_zero_when_one_part_fails_and_none_when_missing():
-    assert CF.harmonic_mean([1.0, 0.0, 1.0]) == 0.0
-    assert CF.harmonic_mean([1.0, None, 1.0]) is None
-    assert CF.success_and_magnitude(0.5, 1.0) == (1.0, pytest.approx(math.exp(-0.5) - math.exp(-1.0)))
+    assert counterfact.harmonic_mean([1.0, 0.0, 1.0]) == 0.0
+    assert counterfact.harmonic_mean([1.0, None, 1.0]) is None
+    assert counterfact.success_and_magnitude(0.5, 1.0) == (1.0, pytest.approx(math.exp(-0.5) - math.exp(-1.0)))
 
 
 def test_counterfact_like_detection():
-    assert CF.is_counterfact_like(CF_REQUESTS)
+    assert counterfact.is_counterfact_like(CF_REQUESTS)
     zsre = dict(CF_REQUESTS[0], locality_answers=["an unrelated answer"])
-    assert not CF.is_counterfact_like([zsre])
-    assert not CF.is_counterfact_like([dict(CF_REQUESTS[0], requested_rewrites=[{}])])
+    assert not counterfact.is_counterfact_like([zsre])
+    assert not counterfact.is_counterfact_like([dict(CF_REQUESTS[0], requested_rewrites=[{}])])
 
 
 def test_ngram_entropy_known_values():
-    assert CF.ngram_entropy("the the the the the the") == 0.0
+    assert counterfact.ngram_entropy("the the the the the the") == 0.0
     varied = "one two three four five six seven eight"  # 7 distinct bigrams, 6 distinct trigrams
-    assert CF.ngram_entropy(varied) == pytest.approx((2 / 3 * math.log2(7) + 4 / 3 * math.log2(6)) / 2)
+    assert counterfact.ngram_entropy(varied) == pytest.approx((2 / 3 * math.log2(7) + 4 / 3 * math.log2(6)) / 2)
     # a two-word cycle: bigrams (a b) x3, (b a) x2; trigrams (a b a) x2, (b a b) x2
     h2 = -(0.6 * math.log2(0.6) + 0.4 * math.log2(0.4))
-    assert CF.ngram_entropy("a b a b a b") == pytest.approx((2 / 3 * h2 + 4 / 3 * 1.0) / 2)
-    assert CF.mean_ngram_entropy([varied, "the the the"]) == pytest.approx(CF.ngram_entropy(varied) / 2)
+    assert counterfact.ngram_entropy("a b a b a b") == pytest.approx((2 / 3 * h2 + 4 / 3 * 1.0) / 2)
+    assert counterfact.mean_ngram_entropy([varied, "the the the"]) == pytest.approx(counterfact.ngram_entropy(varied) / 2)
 
 
 def test_generation_prompts_round_robin():
     reqs = [{"prompt": "p1", "paraphrase_prompts": ["q1"]}, {"prompt": "p2", "paraphrase_prompts": []},
             {"prompt": "p3", "generation_prompts": ["g3a", "g3b"]}]
-    assert CF.generation_prompts(reqs, 10) == ["p1", "p2", "g3a", "q1", "g3b"]
-    assert CF.generation_prompts(reqs, 2) == ["p1", "p2"]
+    assert counterfact.generation_prompts(reqs, 10) == ["p1", "p2", "g3a", "q1", "g3b"]
+    assert counterfact.generation_prompts(reqs, 2) == ["p1", "p2"]
 
 
 def test_fluency_of_a_repeating_and_of_a_varied_model(lm):
     model, tok = lm
     model.set("loop", {"loop": 1.0})
-    assert CF.fluency(model, tok, ["loop"], max_new_tokens=8) == 0.0
+    assert counterfact.fluency(model, tok, ["loop"], max_new_tokens=8) == 0.0
     model.script("count", "one two three four five six seven")
-    assert CF.fluency(model, tok, ["count"], max_new_tokens=7) == pytest.approx(
-        CF.ngram_entropy("count one two three four five six seven"))
+    assert counterfact.fluency(model, tok, ["count"], max_new_tokens=7) == pytest.approx(
+        counterfact.ngram_entropy("count one two three four five six seven"))
 
 
 def test_sampling_is_seeded(lm):
@@ -232,11 +232,11 @@ MQ_CASE = {
 
 
 def test_answer_matching_rules():
-    assert MQ.matches(" arabic language.", ["Arabic", "Arabic language"], "exact")
-    assert not MQ.matches("English", ["Arabic", "Arabic language"], "exact")
-    assert not MQ.matches("Arabic, I think", ["Arabic"], "exact")
-    assert MQ.matches("Arabic, I think", ["Arabic"], "prefix")
-    assert not MQ.matches("Arabica beans", ["Arabic"], "prefix")  # word boundary
+    assert mquake.matches(" arabic language.", ["Arabic", "Arabic language"], "exact")
+    assert not mquake.matches("English", ["Arabic", "Arabic language"], "exact")
+    assert not mquake.matches("Arabic, I think", ["Arabic"], "exact")
+    assert mquake.matches("Arabic, I think", ["Arabic"], "prefix")
+    assert not mquake.matches("Arabica beans", ["Arabic"], "prefix")  # word boundary
 
 
 def test_multi_hop_alias_counts_and_a_wrong_answer_does_not(lm):
@@ -247,7 +247,7 @@ def test_multi_hop_alias_counts_and_a_wrong_answer_does_not(lm):
     model.script("Hey Jude was performed by", "Madonna and friends")
     model.script("The official language of Madonna is", "English")
     wrong = dict(MQ_CASE, id="8", questions=[q1])
-    block, correct = MQ.mquake_metrics(model, tok, [MQ_CASE, wrong], max_new_tokens=6, n_fewshot=2)
+    block, correct = mquake.mquake_metrics(model, tok, [MQ_CASE, wrong], max_new_tokens=6, n_fewshot=2)
     assert correct == [True, False]
     assert block["multi_hop_accuracy"] == 0.5
     assert block["single_hop_accuracy"] == 0.5  # Madonna right (prefix), Arabic wrong; same for both cases
@@ -256,11 +256,11 @@ def test_multi_hop_alias_counts_and_a_wrong_answer_does_not(lm):
 
 
 def test_fewshot_prompt_format():
-    p = MQ.fewshot_prompt("Who?", 2)
+    p = mquake.fewshot_prompt("Who?", 2)
     lines = p.split("\n")
     assert len(lines) == 3 and lines[-1] == "Q: Who? A:" and all(x.startswith("Q: ") for x in lines)
     with pytest.raises(ValueError, match="n_fewshot"):
-        MQ.fewshot_prompt("Who?", 99)
+        mquake.fewshot_prompt("Who?", 99)
 
 
 def test_sequential_efficacy_of_an_mquake_case_is_the_mean_over_rewrites(lm):
@@ -332,8 +332,8 @@ def test_editor_logs_the_immediate_record(lm, scripted_method):
     assert b["immediate"] == {"efficacy": 1.0, "paraphrase": 1.0, "specificity": 1.0}
     assert (a["request"], b["request"]) == (1, 2) and a["immediate_seconds"] >= 0
     # the sequential view differs: request a's neighbour stays broken, b did not touch it
-    assert M.immediate_from_log(editor.log, 1) == a["immediate"]
-    assert M.immediate_from_log(editor.log, 2) == {"efficacy": 1.0, "paraphrase": 0.5, "specificity": 0.5}
+    assert metrics.immediate_from_log(editor.log, 1) == a["immediate"]
+    assert metrics.immediate_from_log(editor.log, 2) == {"efficacy": 1.0, "paraphrase": 0.5, "specificity": 0.5}
     rows = rows_from_log(editor.log)
     assert COLUMNS[-4:] == ["request", "immediate_efficacy", "immediate_paraphrase", "immediate_specificity"]
     assert [(r["request"], r["immediate_paraphrase"]) for r in rows] == [(1, 0.0), (2, 1.0)]
@@ -355,7 +355,7 @@ def test_editor_without_immediate_eval_and_mquake_sub_edits(lm, scripted_method)
                              context_templates=[["{}"]], immediate_eval=False)
     plain.run([MQ_CASE], progress=False)
     assert all("immediate" not in r for r in plain.log)
-    assert M.immediate_from_log(plain.log, 1) is None
+    assert metrics.immediate_from_log(plain.log, 1) is None
 
 
 def test_bad_evaluation_config_names_the_key():
@@ -377,7 +377,7 @@ def test_mquake_case_makes_four_weight_edits_and_resumes(tmp_path, smollm2_dir, 
     from seqedit.checkpoints import load_meta
     from seqedit.data.normalize import load_records, normalize_records
     from seqedit.editing import cli
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
     from seqedit.norms import rows_from_log
 
     raw = data_mirror / "mquake" / "MQuAKE-hard_all429.json"
@@ -422,7 +422,7 @@ def test_edit_metrics_json_on_counterfact(tmp_path, smollm2_dir):
 
     from seqedit.editing import cli
     from seqedit.evaluation.cli import evaluate
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
 
     reqs = [dict(r, dataset="counterfact") for r in CF_REQUESTS]
     reqs[0] = dict(reqs[0], subject="Danielle Darrieux", prompt="The mother tongue of Danielle Darrieux is",

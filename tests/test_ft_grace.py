@@ -8,7 +8,7 @@ import torch
 
 from edit_fixtures import REQUESTS, restore, snapshot
 from seqedit.methods import get_method
-from seqedit.methods.base import load_hparams
+from seqedit.methods.hparams import load_hparams
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
 

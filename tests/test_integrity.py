@@ -10,7 +10,7 @@ import torch
 from seqedit import atomic, tensorfile
 from seqedit.checkpoints import json_path, load_checkpoint, save_checkpoint
 from seqedit.cli import main
-from seqedit.stats import load_layer_stats
+from seqedit.stats_file import load_layer_stats
 
 META = {"model": "smollm2-135m", "dataset": "zsre", "method": "memit", "n_edits": 1, "hparams_set": "tuned",
         "hparams": {"v_lr": 0.5}, "seed": 0, "dtype": "float32", "request_ids": ["0"], "log": []}

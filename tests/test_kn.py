@@ -9,7 +9,7 @@ import torch
 from edit_fixtures import REQUESTS, make_method, next_token_prob, snapshot
 from seqedit.checkpoints import load_checkpoint, save_checkpoint
 from seqedit.methods import get_method
-from seqedit.methods.base import load_hparams
+from seqedit.methods.hparams import load_hparams
 from seqedit.methods.value_opt import target_token_ids
 from seqedit.models.registry import get_model_spec
 

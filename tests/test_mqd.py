@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from seqedit.data import registry as R
+from seqedit.data import registry
 from seqedit.data.cli import cli
 from seqedit.data.mqd import LETTERS, build_mqd, tf_statement_is_true
 
@@ -138,7 +138,7 @@ def test_errors_name_the_problem():
 
 def test_registry_and_cli(tmp_path):
     for name in FORM_DATASETS:
-        assert R.DATASETS[name].built_from == "counterfact_easyedit"
+        assert registry.DATASETS[name].built_from == "counterfact_easyedit"
     raw = tmp_path / "cf.json"
     raw.write_text(json.dumps(_records()))
     out = tmp_path / "mqd_mc.jsonl"

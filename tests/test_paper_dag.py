@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from seqedit.methods import get_method
-from seqedit.methods.base import load_hparams
+from seqedit.methods.hparams import load_hparams
 from seqedit.report import figure_outputs, table_outputs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqedit.evaluation import counterfact as CF
-from seqedit.evaluation import metrics as M
+from seqedit.evaluation import counterfact
+from seqedit.evaluation import metrics
 from seqedit.methods.ft_m import FTM
 from seqedit.methods.grace import GRACE
 from seqedit.models.registry import LLAMA
@@ -72,9 +72,9 @@ def test_scores_read_the_joint_target_positions(kind, sp_dir):
     tok = llama2_style(sp_dir) if kind == "sentencepiece" else byte_level_bpe()
     model = tiny_llama(len(tok))
     prompts, targets = [PROMPT, "She was born in"], [TARGET, "1990"]
-    preds = M.argmax_at_targets(model, tok, prompts, targets)
-    accs = M.token_accuracy(model, tok, prompts, targets)
-    nlls = CF.target_nll(model, tok, prompts, targets)
+    preds = metrics.argmax_at_targets(model, tok, prompts, targets)
+    accs = metrics.token_accuracy(model, tok, prompts, targets)
+    nlls = counterfact.target_nll(model, tok, prompts, targets)
     for pred, acc, nll, p, t in zip(preds, accs, nlls, prompts, targets):
         rows, want = _joint_logp(model, tok, p, t)
         assert pred == rows.argmax(-1).tolist()
@@ -82,7 +82,7 @@ def test_scores_read_the_joint_target_positions(kind, sp_dir):
         assert acc == pytest.approx(sum(int(a == b) for a, b in zip(pred, want.tolist())) / len(want))
     if kind == "sentencepiece":
         assert len(preds[0]) == len(word(tok))  # no position for a bare "▁"
-    labels = [labels for _, labels, _ in M.score_targets(model, tok, prompts, targets)]
+    labels = [labels for _, labels, _ in metrics.score_targets(model, tok, prompts, targets)]
     assert labels == [prompt_target_ids(tok, p, t)[0][prompt_target_ids(tok, p, t)[1]:]
                       for p, t in zip(prompts, targets)]
 

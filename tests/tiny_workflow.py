@@ -15,7 +15,7 @@ STEPS = [1, 2]
 
 def fast_hparams(folder: Path) -> Path:
     """The tuned SmolLM2 hyperparameters with fewer optimisation steps and short context templates."""
-    from seqedit.methods.base import load_hparams
+    from seqedit.methods.hparams import load_hparams
 
     folder.mkdir(parents=True, exist_ok=True)
     for m in METHODS:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from . import atomic, tensorfile
 from .finite import nonfinite_tensors
 
@@ -65,24 +63,3 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[dict, dict, 
 def load_meta(path: str | Path) -> dict:
     return json.loads(json_path(path).read_text())
 
-
-@torch.no_grad()
-def set_weights(model, weights: dict) -> None:
-    params = dict(model.named_parameters())
-    for name, value in weights.items():
-        if name not in params:
-            raise KeyError(f"checkpoint tensor {name!r} is not a parameter of {type(model).__name__}")
-        params[name].copy_(value.to(params[name].device, params[name].dtype))
-
-
-def apply_checkpoint(model, path: str | Path):
-    """Apply a checkpoint to a loaded base model in memory (no model copy on disk).
-
-    Returns ``(model, meta)``: methods that do not edit weights (e.g. an adaptor) may return a wrapped model.
-    """
-    from .methods import get_method
-
-    weights, state, meta = load_checkpoint(path)
-    method = get_method(meta["method"])
-    model = method.apply_checkpoint(model, weights, state, meta)
-    return model, meta

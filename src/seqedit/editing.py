@@ -19,29 +19,24 @@ restored; for an MQuAKE rewrite only efficacy, on its own cloze prompt), with it
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from .checkpoints import load_checkpoint, save_checkpoint, set_weights
-from .evaluation import metrics as M
+from .checkpoints import load_checkpoint, save_checkpoint
+from .evaluation import metrics
+from .files import read_jsonl
 from .finite import check_edit
 from .methods import get_method
-from .methods.base import StatsLoader, load_hparams
+from .methods.base import StatsLoader
+from .methods.hparams import load_hparams
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
-from .nethooks import get_parameter
+from .nethooks import get_parameter, set_weights
 from .resume import check_resume
 from .tokens import generate_context_templates
-
-
-def read_requests(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def mean_abs(t: torch.Tensor) -> float:
@@ -99,7 +94,7 @@ class SequentialEditor:
         if not subs:
             return
         if self.pristine:
-            self.base_locality.update(M.base_locality_predictions(self.model, self.tok, subs))
+            self.base_locality.update(metrics.base_locality_predictions(self.model, self.tok, subs))
             return
         if not self.method.edits_weights:
             raise RuntimeError(f"{self.method_name}: the immediate evaluation needs the unedited model's locality "
@@ -107,7 +102,7 @@ class SequentialEditor:
         current = {p: get_parameter(self.model, p).detach().clone() for p in self.params}
         set_weights(self.model, self.w0)
         try:
-            self.base_locality.update(M.base_locality_predictions(self.model, self.tok, subs))
+            self.base_locality.update(metrics.base_locality_predictions(self.model, self.tok, subs))
         finally:
             set_weights(self.model, current)
 
@@ -121,7 +116,8 @@ class SequentialEditor:
             record = self.edit_one(sub, index)
             if self.immediate_eval:
                 t0 = time.perf_counter()
-                record["immediate"] = M.immediate_record(self.model, self.tok, sub, self.base_locality.get(sub["id"]))
+                base = self.base_locality.get(sub["id"])
+                record["immediate"] = metrics.immediate_record(self.model, self.tok, sub, base)
                 record["immediate_seconds"] = time.perf_counter() - t0
             records.append(record)
         self.request_ids.append(request["id"])
@@ -193,7 +189,7 @@ def cli(command: str, argv: list[str]) -> None:
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     hparams = load_hparams(a.hparams_file, a.model_name, a.hparams_set)
-    requests = read_requests(a.requests)
+    requests = read_jsonl(a.requests)
     if a.n_edits > len(requests):
         raise ValueError(f"--n-edits {a.n_edits} but {a.requests} holds only {len(requests)} requests")
     model, tok = load_model_and_tokenizer(a.model_dir, a.dtype, a.device)

@@ -6,10 +6,11 @@ rule that reads mirror files the sha256 of exactly those files as a tracked para
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
+
+from .files import sha256_file
 
 ENV = "SEQEDIT_MIRROR_DIR"
 
@@ -33,11 +34,8 @@ def export(mirror: str | os.PathLike | None) -> str | None:
 
 @lru_cache(maxsize=None)
 def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """:func:`seqedit.files.sha256_file`, once per file per workflow parse."""
+    return sha256_file(path)
 
 
 def first_existing(root: str | None, candidates) -> str | None:

@@ -1,4 +1,5 @@
-"""Small helpers to read module inputs/outputs with forward hooks and to stop a forward pass early."""
+"""Small helpers on a model's modules and weights: find a module or parameter, overwrite weights, read module
+inputs/outputs with forward hooks and stop a forward pass early."""
 from __future__ import annotations
 
 import contextlib
@@ -23,6 +24,16 @@ def get_parameter(model: torch.nn.Module, name: str) -> torch.nn.Parameter:
         if n == name:
             return p
     raise LookupError(f"parameter {name!r} not found in {type(model).__name__}")
+
+
+@torch.no_grad()
+def set_weights(model: torch.nn.Module, weights: dict) -> None:
+    """Copy ``{parameter name: tensor}`` into the model's parameters (device and dtype of the parameter)."""
+    params = dict(model.named_parameters())
+    for name, value in weights.items():
+        if name not in params:
+            raise KeyError(f"checkpoint tensor {name!r} is not a parameter of {type(model).__name__}")
+        params[name].copy_(value.to(params[name].device, params[name].dtype))
 
 
 def _first(x):

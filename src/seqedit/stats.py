@@ -5,9 +5,10 @@ All requested layers are collected in one pass; the forward pass stops right aft
 non-padding token position counts (as the reference). The reference truncates each Wikipedia article to the
 model's context; with a small corpus (WikiText) that would waste most of the text, so documents longer than
 ``max_length`` tokens are split into consecutive chunks of ``max_length`` instead. Chunks are batched by
-``batch_tokens``; collection stops after ``n_samples`` documents or ``n_tokens`` tokens, whichever comes first. Sums are accumulated in float64. One file per layer: ``layer_{L}.safetensors`` with ``mom2`` (stored in
-``dtype``) and ``count``, with the SHA-256 of both in its metadata (verified by :func:`load_layer_stats`); the folder
-name carries corpus, size and dtype, so two corpora never share a file.
+``batch_tokens``; collection stops after ``n_samples`` documents or ``n_tokens`` tokens, whichever comes first.
+Sums are accumulated in float64. One file per layer: ``layer_{L}.safetensors`` with ``mom2`` (stored in ``dtype``)
+and ``count``, with the SHA-256 of both in its metadata (verified by :func:`seqedit.stats_file.load_layer_stats`);
+the folder name carries corpus, size and dtype, so two corpora never share a file.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import torch
 from tqdm import tqdm
 
 from . import tensorfile
-from .finite import nonfinite_tensors
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import capture, run
@@ -33,20 +33,6 @@ def iter_documents(corpus_path: str | Path):
                 text = json.loads(line)["text"]
                 if text.strip():
                     yield text
-
-
-def load_layer_stats(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of one ``layer_{L}.safetensors``, checked: readable, matching the checksum ``seqedit layer-stats``
-    writes (precomputed files from elsewhere may lack one), with a finite ``mom2``."""
-    path = Path(path)
-    rebuild = (f"rebuild the folder with `snakemake --cores all --forcerun {path.parent}` (rule layer_stats), or "
-               "recompute precomputed statistics (stats.path) with `seqedit layer-stats`")
-    tensors, _ = tensorfile.load(path, rebuild, require_checksum=False)
-    if "mom2" not in tensors:
-        raise KeyError(f"layer statistics {path} hold no tensor 'mom2' (have: {', '.join(tensors)}); {rebuild}")
-    if nonfinite_tensors({"mom2": tensors["mom2"]}):
-        raise tensorfile.CorruptFileError(f"layer statistics {path} hold NaN/inf; {rebuild}")
-    return tensors
 
 
 @torch.no_grad()

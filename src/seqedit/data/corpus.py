@@ -17,13 +17,13 @@ Document cutting (``CorpusSpec.split``):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..atomic import atomic_path
+from ..files import sha256_file
 from .registry import CorpusSpec, get_corpus_spec
 
 
@@ -71,14 +71,6 @@ def _file_lines(path: Path) -> Iterator[str]:
         yield from f
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _hf_rows(spec: CorpusSpec) -> Iterator[str]:
     hf = spec.hf
     try:
@@ -110,7 +102,7 @@ def _source_lines_or_rows(spec: CorpusSpec, mirror: str | os.PathLike | None) ->
         else:
             path = Path(mirror) / spec.mirror.path
             if path.is_file():
-                digest = _sha256(path)
+                digest = sha256_file(path)
                 if not digest.startswith(spec.mirror.sha256):
                     raise CorpusUnavailable(
                         f"corpus {spec.name!r}: {path} has sha256 {digest[:16]}..., expected {spec.mirror.sha256}...; "

@@ -6,7 +6,6 @@ the EasyEdit split of CounterFact) under the same dataset name.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..atomic import atomic_path, write_json
+from ..files import sha256_file
 from .registry import get_dataset_spec
 
 DEFAULT_TIMEOUT = 60.0
@@ -22,14 +22,6 @@ DEFAULT_TIMEOUT = 60.0
 
 class DownloadError(RuntimeError):
     pass
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def provenance_path(out: str | os.PathLike) -> Path:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from . import registry as R
+from . import registry
 from .normalize import load_records, normalize_record
 
 FORMS = {"mqd_tf": "tf", "mqd_mc": "mc", "mqd_dg": "dg"}
@@ -36,7 +36,7 @@ POOL_RELATION, POOL_LINKED, POOL_ANY = "relation", "linked-relations", "any"
 
 
 def form_of(dataset: str) -> str:
-    spec = R.get_dataset_spec(dataset)
+    spec = registry.get_dataset_spec(dataset)
     if spec.name not in FORMS:
         raise ValueError(f"dataset {dataset!r} is not an MQD dataset (MQD datasets: {', '.join(FORMS)})")
     return FORMS[spec.name]
@@ -187,7 +187,7 @@ def build_mqd(records: list, dataset: str, n: int, seed: int, path="<records>") 
     """The first ``n`` usable facts of ``records`` (CounterFact, EasyEdit format) as requests of MQD dataset
     ``dataset`` (``mqd_tf``, ``mqd_mc`` or ``mqd_dg``)."""
     form = form_of(dataset)
-    spec = R.get_dataset_spec(dataset)
+    spec = registry.get_dataset_spec(dataset)
     if n < 1:
         raise ValueError(f"MQD: n must be >= 1, got {n}")
     facts = read_facts(records, spec.built_from, path)

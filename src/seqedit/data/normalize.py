@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_path
-from . import registry as R
+from . import registry
 
 BASE_FIELDS = (
     "id",
@@ -96,13 +96,13 @@ def detect_format(rec: Any) -> str | None:
         return None
     rr = rec.get("requested_rewrite")
     if isinstance(rr, dict):
-        return R.COUNTERFACT_ROME
+        return registry.COUNTERFACT_ROME
     if isinstance(rr, list):
-        return R.MQUAKE
+        return registry.MQUAKE
     if "src" in rec and "alt" in rec:
-        return R.ZSRE_MEND
+        return registry.ZSRE_MEND
     if "prompt" in rec and "target_new" in rec and "subject" in rec:
-        return R.COUNTERFACT_EASYEDIT
+        return registry.COUNTERFACT_EASYEDIT
     return None
 
 
@@ -276,15 +276,15 @@ def _mquake(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
 
 
 _NORMALISERS = {
-    R.COUNTERFACT_ROME: _counterfact_rome,
-    R.COUNTERFACT_EASYEDIT: _counterfact_easyedit,
-    R.ZSRE_MEND: _zsre,
-    R.MQUAKE: _mquake,
+    registry.COUNTERFACT_ROME: _counterfact_rome,
+    registry.COUNTERFACT_EASYEDIT: _counterfact_easyedit,
+    registry.ZSRE_MEND: _zsre,
+    registry.MQUAKE: _mquake,
 }
 
 
 def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike = "<records>") -> dict:
-    spec = R.get_dataset_spec(dataset)
+    spec = registry.get_dataset_spec(dataset)
     r = _Rec(path, index)
     fmt = detect_format(rec)
     if fmt is None:
@@ -333,16 +333,10 @@ def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int | None, out: st
     """Normalise the first ``n`` records of ``raw`` (None: every record) and write them as JSON lines to ``out``
     (atomically). The workflow prepares every record, so the file does not depend on ``n_requests`` and raising
     it only adds edit jobs (the chain of the requests already edited is kept)."""
-    R.get_dataset_spec(dataset)  # unknown names fail before the file is read
+    registry.get_dataset_spec(dataset)  # unknown names fail before the file is read
     requests = normalize_records(load_records(raw), dataset, n, raw)
     with atomic_path(out, suffix=".jsonl") as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             for req in requests:
                 f.write(json.dumps(req, ensure_ascii=False) + "\n")
     return requests
-
-
-def read_requests(path: str | os.PathLike) -> list[dict]:
-    """Read a normalised JSONL file back."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]

@@ -170,7 +170,7 @@ def run_downstream(model_dir: str, tasks: dict, work_dir: str | Path, out: str |
     model, tok = load_model_and_tokenizer(str(model_dir), dtype=dtype, device=device)
     method, n_edits = None, 0
     if checkpoint:
-        from ..checkpoints import apply_checkpoint
+        from ..methods import apply_checkpoint
 
         model, meta = apply_checkpoint(model, checkpoint)
         method, n_edits = meta.get("method"), int(meta.get("n_edits", 0))

@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 from .. import atomic
+from ..files import read_jsonl
 from .specs import TASKS, TaskSpec
 
 
@@ -46,11 +47,6 @@ def lm_eval_tasks_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("lm_eval is not installed")
     return Path(list(spec.submodule_search_locations)[0]) / "tasks"
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 # ------------------------------------------------------------------ converters (mirror record -> HF record)

@@ -20,52 +20,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 
 from .. import atomic
-from ..checkpoints import apply_checkpoint, load_meta
-from ..editing import read_requests
+from ..checkpoints import load_meta
+from ..methods import apply_checkpoint
+from ..files import read_jsonl
 from ..models.loading import DTYPES, load_model_and_tokenizer
-from . import counterfact as CF
-from . import metrics as M
-from . import mquake as MQ
-
-PROTOCOLS = ("sequential", "immediate")
-
-
-@dataclass
-class EvalOptions:
-    """The ``evaluation:`` block of the config (option names map to config keys in :meth:`check`)."""
-
-    fluency_prompts: int = 10
-    fluency_tokens: int = 40
-    mquake_tokens: int = 16
-    mquake_fewshot: int = 4
-    mquake_match: str = "exact"
-    seed: int = 0
-
-    def check(self) -> None:
-        def positive(value, key, minimum=1):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"config evaluation.{key} must be an integer >= {minimum}, got {value!r}")
-
-        positive(self.fluency_prompts, "fluency.n_prompts", 0)
-        positive(self.fluency_tokens, "fluency.max_new_tokens")
-        positive(self.mquake_tokens, "mquake.max_new_tokens")
-        if isinstance(self.mquake_fewshot, bool) or not isinstance(self.mquake_fewshot, int) \
-                or not 0 <= self.mquake_fewshot <= len(MQ.FEWSHOT):
-            raise ValueError(f"config evaluation.mquake.n_fewshot must be an integer in 0..{len(MQ.FEWSHOT)}, "
-                             f"got {self.mquake_fewshot!r}")
-        if self.mquake_match not in MQ.MATCH_RULES:
-            raise ValueError(f"config evaluation.mquake.match must be one of {', '.join(MQ.MATCH_RULES)}, "
-                             f"got {self.mquake_match!r}")
-
-
-def check_protocol(protocol: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"config evaluation.protocol: unknown evaluation protocol {protocol!r}; "
-                         f"known: {', '.join(PROTOCOLS)}")
-
+from . import counterfact, metrics, mquake
+from .options import PROTOCOLS, EvalOptions, check_protocol
 
 def efficacy_pairs(requests: list[dict]) -> tuple[list[int], list[str], list[str]]:
     """(owner, prompt, target_new) of each edit prompt; an MQuAKE case has one per rewrite."""
@@ -78,11 +40,11 @@ def efficacy_pairs(requests: list[dict]) -> tuple[list[int], list[str], list[str
     return owner, prompts, targets
 
 
-def sequential_efficacy(model, tok, requests: list[dict], scores: M.TargetScores | None = None) -> list[float]:
+def sequential_efficacy(model, tok, requests: list[dict], scores: metrics.TargetScores | None = None) -> list[float]:
     """Token accuracy of target_new after the edit prompt; for an MQuAKE case the mean over its rewrites."""
     owner, prompts, targets = efficacy_pairs(requests)
-    scores = scores or M.TargetScores(model, tok)
-    return M.per_request_mean(owner, scores.accuracy(prompts, targets), len(requests))
+    scores = scores or metrics.TargetScores(model, tok)
+    return metrics.per_request_mean(owner, scores.accuracy(prompts, targets), len(requests))
 
 
 def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str = "sequential",
@@ -93,34 +55,35 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
     t0 = time.time()
     meta = load_meta(checkpoint)
     k = meta["n_edits"]
-    requests = read_requests(requests_path)[:k]
+    requests = read_jsonl(requests_path)[:k]
     if [r["id"] for r in requests] != meta["request_ids"]:
         raise ValueError(f"{checkpoint} was made from other requests than the first {k} of {requests_path}")
-    immediate = M.immediate_from_log(meta["log"], k)
+    immediate = metrics.immediate_from_log(meta["log"], k)
     if protocol == "immediate" and immediate is None:
         raise ValueError(f"config evaluation.protocol is 'immediate' but {checkpoint} has no immediate evaluation "
                          "records (it was edited with --no-immediate-eval)")
     is_mquake = any(r.get("requested_rewrites") for r in requests)
-    is_cf = not is_mquake and CF.is_counterfact_like(requests)
+    is_cf = not is_mquake and counterfact.is_counterfact_like(requests)
     model, tok = load_model_and_tokenizer(model_dir, dtype, device)
 
     # on the unedited model
-    loc_owner, loc_prompts, loc_answers = M.locality_pairs(requests)
-    before = M.argmax_at_targets(model, tok, loc_prompts, loc_answers)
-    gen_prompts = CF.generation_prompts(requests, opts.fluency_prompts) if is_cf else []
-    fluency_base = CF.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
+    loc_owner, loc_prompts, loc_answers = metrics.locality_pairs(requests)
+    before = metrics.argmax_at_targets(model, tok, loc_prompts, loc_answers)
+    gen_prompts = counterfact.generation_prompts(requests, opts.fluency_prompts) if is_cf else []
+    fluency_base = counterfact.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
 
     model, meta = apply_checkpoint(model, checkpoint)
-    scores = M.TargetScores(model, tok)  # every (prompt, target) pair of this checkpoint, scored once
+    scores = metrics.TargetScores(model, tok)  # every (prompt, target) pair of this checkpoint, scored once
     _, eff_prompts, eff_targets = efficacy_pairs(requests)
-    par_owner, par_prompts, par_targets = M.paraphrase_pairs(requests)
-    cf_prompts, cf_targets = CF.probability_pairs(requests) if is_cf else ([], [])
+    par_owner, par_prompts, par_targets = metrics.paraphrase_pairs(requests)
+    cf_prompts, cf_targets = counterfact.probability_pairs(requests) if is_cf else ([], [])
     scores.need(eff_prompts + par_prompts + loc_prompts + cf_prompts,
                 eff_targets + par_targets + loc_answers + cf_targets)
     eff = sequential_efficacy(model, tok, requests, scores)
-    par = M.per_request_mean(par_owner, scores.accuracy(par_prompts, par_targets), len(requests))
-    spe = M.per_request_mean(loc_owner, M.agreement(before, scores.argmax(loc_prompts, loc_answers)), len(requests))
-    sequential = {"efficacy": M.mean(eff), "paraphrase": M.mean(par), "specificity": M.mean(spe)}
+    par = metrics.per_request_mean(par_owner, scores.accuracy(par_prompts, par_targets), len(requests))
+    agree = metrics.agreement(before, scores.argmax(loc_prompts, loc_answers))
+    spe = metrics.per_request_mean(loc_owner, agree, len(requests))
+    sequential = {"efficacy": metrics.mean(eff), "paraphrase": metrics.mean(par), "specificity": metrics.mean(spe)}
     protocols = {"sequential": sequential,
                  "immediate": immediate or {"efficacy": None, "paraphrase": None, "specificity": None}}
     top = protocols[protocol]
@@ -134,13 +97,14 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
         "protocols": protocols,
     }
     if is_cf:
-        block = CF.probability_metrics(model, tok, requests, scores)
-        block["fluency"] = CF.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
+        block = counterfact.probability_metrics(model, tok, requests, scores)
+        block["fluency"] = (counterfact.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed)
+                            if gen_prompts else None)
         block["fluency_base"] = fluency_base
         block["n_generation_prompts"] = len(gen_prompts)
         result["counterfact"] = block
     if is_mquake:
-        block, correct = MQ.mquake_metrics(model, tok, requests, opts.mquake_tokens, opts.mquake_fewshot,
+        block, correct = mquake.mquake_metrics(model, tok, requests, opts.mquake_tokens, opts.mquake_fewshot,
                                            opts.mquake_match)
         result["mquake"] = block
         for entry, ok in zip(result["per_request"], correct):

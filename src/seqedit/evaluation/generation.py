@@ -8,15 +8,9 @@ the edited model are sampled with the same random stream.
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
 
-
-def _cache_keyword(model) -> str:
-    """``cache`` in recent transformers (``past_key_values`` is deprecated there), ``past_key_values`` before."""
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+from ..kv_cache import cache_keyword, returned_cache
 
 
 @torch.no_grad()
@@ -33,7 +27,7 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, *, top_k: int 
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     eos = tok.eos_token_id
     has_newline: dict[int, bool] = {}
-    cache_kw = _cache_keyword(model)
+    cache_kw = cache_keyword(model)
 
     def ends_line(t: int) -> bool:
         if t not in has_newline:
@@ -77,7 +71,7 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, *, top_k: int 
                 break
             step = nxt.view(-1, 1).to(device)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-            past = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+            past = returned_cache(out)
             if past is not None:
                 position = position[:, -1:] + 1
                 out = model(input_ids=step, attention_mask=mask, position_ids=position, use_cache=True,

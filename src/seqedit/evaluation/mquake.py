@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import re
 
-from .generation import generate
-
 FEWSHOT = [
     ("What is the capital of the country where the Eiffel Tower is located?", "Paris"),
     ("What is the official language of the country where the Colosseum is located?", "Italian"),
@@ -78,6 +76,8 @@ def mquake_metrics(model, tok, requests: list[dict], max_new_tokens: int = 16, n
         for q in r.get("questions", []):
             owners.append(i)
             prompts.append(fewshot_prompt(q, n_fewshot))
+    from .generation import generate  # torch: imported when generating, so the options stay light
+
     answers = generate(model, tok, prompts, max_new_tokens, stop_at_newline=True, batch_size=batch_size)
     correct = [False] * len(requests)
     for o, ans in zip(owners, answers):

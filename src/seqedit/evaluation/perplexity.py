@@ -61,10 +61,10 @@ def cli(command: str, argv: list[str]) -> None:
     a = p.parse_args(argv)
 
     from ..atomic import write_json
-    from ..data.normalize import read_requests
+    from ..files import read_jsonl
     from ..models.loading import load_model_and_tokenizer
 
-    requests = read_requests(a.requests)
+    requests = read_jsonl(a.requests)
     if not requests:
         raise SystemExit(f"seqedit {command}: {a.requests} holds no requests")
     model, tok = load_model_and_tokenizer(a.model_dir, dtype=a.dtype, device=a.device)

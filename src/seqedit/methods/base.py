@@ -1,10 +1,8 @@
-"""The interface every editing method implements, and hyperparameter loading."""
+"""The interface every editing method implements, and the reader of its layer statistics."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
 
 METHODS: dict[str, type["EditMethod"]] = {}
 
@@ -12,31 +10,6 @@ METHODS: dict[str, type["EditMethod"]] = {}
 def register(cls):
     METHODS[cls.name] = cls
     return cls
-
-
-def load_hparams(path: str | Path, model: str, hparams_set: str) -> dict[str, Any]:
-    """Read ``config/hparams/<method>.yaml``: ``{model: {set_name: {...}}}``; a set may say ``base: other_set``.
-
-    A model's ``compute:`` block (not a set) holds settings that change how fast a result is computed, not the
-    result beyond float round-off (D4S's ``value_block``, ``resolve_every``); it applies to every set, so the
-    ``reference`` sets stay equal to the cited files. A set's own value wins."""
-    path = Path(path)
-    data = yaml.safe_load(path.read_text())
-    if model not in data:
-        raise KeyError(f"{path}: no hyperparameters for model {model!r} (have: {', '.join(data)})")
-    sets = dict(data[model])
-    compute = dict(sets.pop("compute", None) or {})
-    if hparams_set not in sets:
-        raise KeyError(f"{path}: model {model!r} has no hyperparameter set {hparams_set!r} (have: {', '.join(sets)})")
-    hp = dict(sets[hparams_set])
-    base = hp.pop("base", None)
-    if base is not None:
-        merged = dict(sets[base])
-        merged.pop("base", None)
-        merged.update(hp)
-        hp = merged
-    hp.pop("notes", None)
-    return {**compute, **hp}
 
 
 class EditMethod:
@@ -91,7 +64,7 @@ class EditMethod:
     @classmethod
     def apply_checkpoint(cls, model, weights: dict, state: dict, meta: dict):
         """Put a checkpoint into a loaded base model (default: overwrite the edited weights)."""
-        from ..checkpoints import set_weights
+        from ..nethooks import set_weights
 
         set_weights(model, weights)
         return model
@@ -107,7 +80,7 @@ class StatsLoader:
 
     def mom2(self, layer: int):
         if layer not in self._cache:
-            from ..stats import load_layer_stats
+            from ..stats_file import load_layer_stats
 
             path = self.dir / f"layer_{layer}.safetensors"
             if not path.exists():

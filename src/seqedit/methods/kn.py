@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import torch
 
+from ..kv_cache import cache_kwarg
 from ..nethooks import get_module, get_parameter
 from .base import EditMethod, register
-from .upper import _cache_kwarg
 from .value_opt import target_token_ids
 
 KN_REQUIRED = ("steps", "batch_size", "adaptive_threshold", "p", "refine", "attribution_site",
@@ -118,7 +118,7 @@ class KN(EditMethod):
         if prefix.shape[1] == 0:
             return None
         cache = DynamicCache()
-        self.model(input_ids=prefix, use_cache=True, **_cache_kwarg(self.model, cache))
+        self.model(input_ids=prefix, use_cache=True, **cache_kwarg(self.model, cache))
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _forward_last(self, last: torch.Tensor, kv, rows: int):
@@ -130,7 +130,7 @@ class KN(EditMethod):
             return self.model(input_ids=ids).logits[:, -1]
         cache = DynamicCache(ddp_cache_data=[(k.expand(rows, *k.shape[1:]), v.expand(rows, *v.shape[1:]))
                                              for k, v in kv])
-        return self.model(input_ids=ids, use_cache=True, **_cache_kwarg(self.model, cache)).logits[:, -1]
+        return self.model(input_ids=ids, use_cache=True, **cache_kwarg(self.model, cache)).logits[:, -1]
 
     def scores(self, ids: list[int], answer: int) -> torch.Tensor:
         """Integrated-gradient attributions ``(len(self.layers), d_ff)`` of ``P(answer)`` after ``ids``."""

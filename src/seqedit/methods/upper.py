@@ -12,6 +12,7 @@ import contextlib
 
 import torch
 
+from ..kv_cache import cache_kwarg
 from ..nethooks import get_module
 
 FAST_ARCHS = {"llama", "gptj"}
@@ -39,14 +40,6 @@ def only_blocks(model, arch, start: int, stop: int):
             attn = _attention(block)
             if attn is not None and idx is not None:
                 attn.layer_idx = idx
-
-
-def _cache_kwarg(base, cache) -> dict:
-    """transformers renamed ``past_key_values`` to ``cache`` in some model classes."""
-    import inspect
-
-    params = inspect.signature(base.forward).parameters
-    return {"cache": cache} if "cache" in params else {"past_key_values": cache}
 
 
 def _attention(block):
@@ -116,7 +109,7 @@ class UpperForward:
         config._attn_implementation = "eager"  # fully padded query rows stay finite with additive masks
         try:
             with torch.no_grad(), only_blocks(self.model, self.arch, self.layer + 1, self.loss_layer + 1) as base:
-                base(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=True, **_cache_kwarg(base, cache))
+                base(inputs_embeds=h, attention_mask=mask, position_ids=pos, use_cache=True, **cache_kwarg(base, cache))
         finally:
             config._attn_implementation = saved
         self._prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
@@ -143,7 +136,7 @@ class UpperForward:
         cache_position = torch.arange(self._p, self._p + s, device=dev)
         with only_blocks(self.model, self.arch, self.layer + 1, self.loss_layer + 1) as base:
             out = base(inputs_embeds=suffix, attention_mask=mask, position_ids=pos, use_cache=True,
-                       cache_position=cache_position, **_cache_kwarg(base, cache))
+                       cache_position=cache_position, **cache_kwarg(base, cache))
         return out.last_hidden_state
 
     # -- any architecture ----------------------------------------------------------------------------------
