@@ -131,8 +131,8 @@ def latex_tabular(headers: Sequence[str], rows: Sequence[Sequence[Cell]], align:
 
 def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], align: str, caption: str | None = None,
                 label: str | None = None, breaks: Iterable[int] = ()) -> str:
-    """One ``table`` float (small type: caption included, which ``Styler``'s float would leave out) holding
-    :func:`latex_tabular`."""
+    """One ``table`` float holding :func:`latex_tabular`, caption and table in small type (written here: ``Styler``'s
+    own float puts ``\\small`` after the caption)."""
     out = ["\\begin{table}[t]", "\\centering", "\\small"]
     out += [f"\\caption{{{latex_escape(caption)}}}"] if caption else []
     out += [f"\\label{{{label}}}"] if label else []
