@@ -82,7 +82,9 @@ def test_a_moved_mirror_reruns_nothing_and_a_changed_file_reruns_its_readers(tou
     changed file under the same path re-ran nothing."""
     work, cfg = touched
     moved = _mirror_copy(data_mirror, tmp_path / "moved")
-    assert changed(work, cfg, "moved", data_mirror=str(moved)) == {}
+    jobs = changed(work, cfg, "moved", data_mirror=str(moved))
+    # only the report, whose provenance records the (new) config file
+    assert set(jobs) <= {"report_figures_tables", "all", "total"}, jobs
     from seqedit.data.registry import get_dataset_spec
 
     zsre_file = next(f for f in get_dataset_spec("zsre").mirror_files if (data_mirror / f).is_file())
