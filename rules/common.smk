@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import seqedit.mirror as seqedit_mirror
+import seqedit.mirror_keys as mirror_keys
 
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS

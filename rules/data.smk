@@ -22,7 +22,7 @@ rule download_data:
     output:
         "resources/data/{dataset}.json",
     params:
-        source=lambda w: seqedit_mirror.dataset_key(MIRROR, w.dataset),  # content of the mirror file (or the URL)
+        source=lambda w: mirror_keys.dataset_key(MIRROR, w.dataset),  # content of the mirror file (or the URL)
     log:
         "logs/download_data/{dataset}.log",
     benchmark:
@@ -63,7 +63,7 @@ rule corpus:
     output:
         "resources/corpus/{corpus}.jsonl",
     params:
-        source=lambda w: seqedit_mirror.corpus_key(MIRROR, w.corpus),
+        source=lambda w: mirror_keys.corpus_key(MIRROR, w.corpus),
         max_docs=lambda w: f"--max-docs {config['stats']['n_samples']}" if config["stats"].get("n_samples") else "",
     log:
         "logs/corpus/{corpus}.log",

@@ -36,7 +36,7 @@ rule downstream_base:
         "results/downstream/{model}/base.json",
     params:
         tasks=DOWNSTREAM_TASKS,
-        source=seqedit_mirror.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
+        source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
@@ -65,7 +65,7 @@ rule downstream:
         "results/downstream/{model}/{dataset}/{method}/step_{step}.json",
     params:
         tasks=DOWNSTREAM_TASKS,
-        source=seqedit_mirror.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
+        source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,

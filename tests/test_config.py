@@ -96,3 +96,17 @@ def test_a_hparams_file_missing_a_required_key_names_file_and_key(tmp_path):
     assert res.returncode != 0
     assert f"{hp_dir / 'rome.yaml'}: model 'smollm2-135m', set 'tuned' lacks the hyperparameters layers" in \
         res.stderr + res.stdout
+
+
+def test_a_misspelled_hparams_key_names_file_and_key(tmp_path):
+    hp_dir = tmp_path / "hparams"
+    hp_dir.mkdir()
+    from seqedit.methods.hparams import load_hparams
+
+    hp = load_hparams(ROOT / "config" / "hparams" / "rome.yaml", "smollm2-135m", "tuned")
+    hp["kl_facter"] = hp.pop("kl_factor")
+    (hp_dir / "rome.yaml").write_text(yaml.safe_dump({"smollm2-135m": {"tuned": hp}}))
+    res = dry_run(tmp_path, methods=["rome"], hparams_dir=str(hp_dir))
+    assert res.returncode != 0
+    assert (f"{hp_dir / 'rome.yaml'}: model 'smollm2-135m', set 'tuned': unknown hyperparameter 'kl_facter' for "
+            "method rome (did you mean 'kl_factor'?)") in res.stderr + res.stdout

@@ -2,7 +2,8 @@
 
 The workflow puts the configured ``data_mirror`` (resolved) into ``SEQEDIT_MIRROR_DIR`` for its jobs, and gives each
 rule that reads mirror files the sha256 of exactly those files as a tracked param. So moving the mirror folder
-(same files) reruns nothing, and changing a file reruns what reads it. Light: no torch, no pandas.
+(same files) reruns nothing, and changing a file reruns what reads it. Light: no torch, no pandas. The keys of
+the registry entries (datasets, corpora, downstream tasks) are in :mod:`seqedit.mirror_keys`.
 """
 from __future__ import annotations
 
@@ -49,27 +50,3 @@ def content_key(root: str | None, candidates, fallback: str) -> str:
     """``sha256:<hex>`` of the first mirror file that exists among ``candidates``, else ``fallback`` (the URL)."""
     path = first_existing(root, candidates)
     return f"sha256:{file_sha256(path)}" if path else fallback
-
-
-def dataset_key(root: str | None, name: str) -> str:
-    from .data.registry import get_dataset_spec
-
-    spec = get_dataset_spec(name)
-    return content_key(root, spec.mirror_files, "url:" + " ".join(spec.urls))
-
-
-def corpus_key(root: str | None, name: str) -> str:
-    from .data.registry import CORPORA
-
-    spec = CORPORA[name]
-    candidates = [spec.mirror.path] if spec.mirror is not None else []
-    return content_key(root, candidates, f"hub:{spec.hf}")
-
-
-def tasks_key(root: str | None, tasks) -> str:
-    """One key over the mirror files of the downstream tasks (``online`` when there is no mirror)."""
-    from .downstream.specs import TASKS
-
-    if not root:
-        return "online"
-    return ";".join(f"{key}={content_key(root, [TASKS[key].file], 'absent')}" for key in sorted(tasks))
