@@ -477,12 +477,12 @@ def test_table4_change(report):
     assert d4s.loc["arc_challenge", "change"] < 0 < d4s.loc["hellaswag", "change"]
     md = (report["tab"] / "table4_downstream.md").read_text()
     d4s_line = next(line for line in md.splitlines() if line.startswith("| zsre | D4S | 10 |"))
-    assert "38.00 (-2.00)" in d4s_line and "55.00 (+5.00)" in d4s_line and "45.00 (+0.00)" in d4s_line
-    assert re.search(r"\| - \| Base model \| 0 \| 40\.00 \| 50\.00 \| 45\.00 \|", md)
+    assert "38.00 ±1.0 (-2.00)" in d4s_line and "55.00 ±1.0 (+5.00)" in d4s_line and "45.00 ±1.0 (+0.00)" in d4s_line
+    assert re.search(r"\| - \| Base model \| 0 \| 40\.00 ±1\.0 \| 50\.00 ±1\.0 \| 45\.00 ±1\.0 \|", md)
     assert "Provenance:" in md
     tex = (report["tab"] / "table4_downstream.tex").read_text()
     assert r"ARC-C (acc\_norm)" in tex and "acc_norm" not in tex.replace(r"acc\_norm", "")
-    assert r"zsre & D4S & 10 & 38.00 (-2.00) & 55.00 (+5.00) & 45.00 (+0.00)" in tex
+    assert r"zsre & D4S & 10 & 38.00 ±1.0 (-2.00) & 55.00 ±1.0 (+5.00) & 45.00 ±1.0 (+0.00)" in tex
     assert r"-- & Base model & 0 & 40.00" in tex and "% Provenance:" in tex
 
 

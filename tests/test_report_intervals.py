@@ -75,3 +75,18 @@ def test_table3_without_per_request_keeps_the_plain_marks(tmp_path):
     cells = _cells(tables.table3_markdown(t3))
     assert cells["ROME"][1] == "**60.00**" and cells["MEMIT"][1] == "<u>57.50</u>" and cells["D4S"][1] == "55.00"
     assert t3["Eff_lo"].isna().all()
+
+
+def test_table4_headers_give_the_shot_count_and_cells_the_standard_error():
+    import pandas as pd
+
+    from seqedit.report.table4 import table4, table4_markdown
+
+    rows = [{"model": "m", "dataset": None, "method": None, "n_edits": 0, "is_base": True, "task": "arc_challenge",
+             "metric": "acc_norm", "value": 0.30, "stderr": 0.031, "num_fewshot": 25, "path": "base.json"},
+            {"model": "m", "dataset": "zsre", "method": "d4s", "n_edits": 100, "is_base": False,
+             "task": "arc_challenge", "metric": "acc_norm", "value": 0.25, "stderr": 0.03, "num_fewshot": 25,
+             "path": "x.json"}]
+    md = table4_markdown(table4(pd.DataFrame(rows)))
+    assert "ARC-C (acc_norm, 25-shot)" in md
+    assert "30.00 ±3.1" in md and "25.00 ±3.0 (-5.00)" in md

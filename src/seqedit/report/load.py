@@ -43,7 +43,7 @@ CF_KEYS = (
 MQ_KEYS = ("multi_hop_accuracy", "single_hop_accuracy", "n_cases", "n_questions", "n_hops", "match_rule")
 MQ_TEXT_KEYS = {"match_rule"}
 DOWNSTREAM_COLUMNS = ["model", "dataset", "method", "n_edits", "is_base", "task", "metric", "value", "stderr",
-                      "path"]
+                      "num_fewshot", "path"]
 
 
 def _path_keys(path: Path, depth: int) -> list[str | None]:
@@ -178,5 +178,6 @@ def load_downstream(paths: Paths) -> pd.DataFrame:
         for task, res in (obj.get("tasks") or {}).items():
             rows.append({"model": obj.get("model") or model, "dataset": dataset, "method": method,
                          "n_edits": n, "is_base": is_base, "task": task, "metric": res.get("metric"),
-                         "value": _float(res.get("value")), "stderr": _float(res.get("stderr")), "path": str(p)})
+                         "value": _float(res.get("value")), "stderr": _float(res.get("stderr")),
+                         "num_fewshot": res.get("num_fewshot"), "path": str(p)})
     return pd.DataFrame(rows, columns=DOWNSTREAM_COLUMNS)

@@ -10,11 +10,13 @@ import pandas as pd
 from .names import DECIMALS, method_display, order_methods, order_plain, order_tasks, task_display
 from .render import fmt, fmt_signed, latex_document, latex_label, latex_table, md_footer, md_table
 
-T4_COLUMNS = ["model", "dataset", "method", "n_edits", "task", "metric", "base", "edited", "change", "base_stderr",
-              "edited_stderr"]
+T4_COLUMNS = ["model", "dataset", "method", "n_edits", "task", "metric", "num_fewshot", "base", "edited", "change",
+              "base_stderr", "edited_stderr"]
 T4_LEGEND = (
-    "Scores (%) of the base model (0 edits) and of the last checkpoint of each (dataset, method); the change "
-    "(edited - base, percent points) is in parentheses. Avg = mean over the tasks shown."
+    "Scores (%) of the base model (0 edits) and of the last checkpoint of each (dataset, method), +- lm-eval's "
+    "standard error; the change (edited - base, percent points) is in parentheses. Column headers give each task's "
+    "metric and shot count. Avg = mean over the tasks of the row, the change against the base average over the "
+    "same tasks."
 )
 
 
@@ -37,7 +39,7 @@ def table4(downstream: pd.DataFrame, methods: Sequence[str] | None = None,
             if task in base.index:
                 b = base.loc[task]
                 rows.append(dict(model=model, dataset=None, method=None, n_edits=0, task=task, metric=b["metric"],
-                                 base=100 * b["value"], edited=100 * b["value"], change=0.0,
+                                 num_fewshot=b.get("num_fewshot"), base=100 * b["value"], edited=100 * b["value"], change=0.0,
                                  base_stderr=100 * b["stderr"], edited_stderr=100 * b["stderr"]))
         for dataset in order_plain(ck["dataset"], datasets):
             for method in order_methods(ck["method"], methods):
@@ -51,7 +53,7 @@ def table4(downstream: pd.DataFrame, methods: Sequence[str] | None = None,
                     bv = 100 * base.loc[task, "value"] if task in base.index else float("nan")
                     bs = 100 * base.loc[task, "stderr"] if task in base.index else float("nan")
                     rows.append(dict(model=model, dataset=dataset, method=method, n_edits=last, task=task,
-                                     metric=e["metric"], base=bv, edited=100 * e["value"],
+                                     metric=e["metric"], num_fewshot=e.get("num_fewshot"), base=bv, edited=100 * e["value"],
                                      change=100 * e["value"] - bv, base_stderr=bs, edited_stderr=100 * e["stderr"]))
     out = pd.DataFrame(rows, columns=T4_COLUMNS)
     numeric = ["base", "edited", "change", "base_stderr", "edited_stderr"]
@@ -64,22 +66,34 @@ def _mean(values) -> float:
     return sum(finite) / len(finite) if finite else float("nan")
 
 
+def _with_se(value, stderr) -> str:
+    return f"{fmt(value)} ±{stderr:.1f}" if stderr is not None and not math.isnan(stderr) else fmt(value)
+
+
+def _header(dm: pd.DataFrame, task: str) -> str:
+    rows = dm[dm["task"] == task]
+    metric = next(iter(rows["metric"].dropna().astype(str)), "")
+    shots = sorted({int(n) for n in rows["num_fewshot"].dropna()}) if "num_fewshot" in rows else []
+    parts = [p for p in (metric, "/".join(str(n) for n in shots) + "-shot" if shots else "") if p]
+    return f"{task_display(task)} ({', '.join(parts)})" if parts else task_display(task)
+
+
 def _t4_sections(t4: pd.DataFrame):
     """(model, headers, rows) per model."""
     for model, dm in t4.groupby("model", sort=False):
         tasks = order_tasks(dm["task"])
-        metric_of = {t: next(iter(dm.loc[dm["task"] == t, "metric"].dropna().astype(str)), "") for t in tasks}
-        headers = ["Dataset", "Method", "Edits"] + [
-            f"{task_display(t)} ({metric_of[t]})" if metric_of[t] else task_display(t) for t in tasks] + ["Avg"]
+        headers = ["Dataset", "Method", "Edits"] + [_header(dm, t) for t in tasks] + ["Avg"]
         rows = []
         base = dm[dm["n_edits"] == 0].set_index("task")
         if not base.empty:
             vals = [base.loc[t, "base"] if t in base.index else float("nan") for t in tasks]
-            rows.append(["-", "Base model", "0"] + [fmt(v) for v in vals] + [fmt(_mean(vals))])
+            rows.append(["-", "Base model", "0"]
+                        + [_with_se(base.loc[t, "base"], base.loc[t, "base_stderr"]) if t in base.index else "-"
+                           for t in tasks] + [fmt(_mean(vals))])
         for (dataset, method), g in dm[dm["n_edits"] > 0].groupby(["dataset", "method"], sort=False, dropna=False):
             g = g.set_index("task")
-            cells = [f"{fmt(g.loc[t, 'edited'])} ({fmt_signed(g.loc[t, 'change'])})" if t in g.index else "-"
-                     for t in tasks]
+            cells = [f"{_with_se(g.loc[t, 'edited'], g.loc[t, 'edited_stderr'])} ({fmt_signed(g.loc[t, 'change'])})"
+                     if t in g.index else "-" for t in tasks]
             both = g.loc[[t for t in tasks if t in g.index], ["edited", "base"]].dropna()
             if both.empty:
                 cells.append("-")
