@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install workflow test dry-run report clean
+.PHONY: install workflow test lint dry-run report clean
 
 install: $(STAMP)
 
@@ -29,6 +29,14 @@ dry-run: $(STAMP)
 
 report: $(STAMP)
 	$(VENV)/bin/snakemake --report report.html
+
+# rules formatted (snakefmt), the workflow linted, and every config file's DAG built (dry runs, no job runs)
+lint: $(STAMP)
+	$(VENV)/bin/snakefmt --check Snakefile rules/
+	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakemake -n --quiet
+	for cfg in config/paper.yaml config/findings.yaml; do \
+	  $(VENV)/bin/snakemake -n --quiet --configfile $$cfg -d work/dry-run/$$(basename $$cfg .yaml) || exit 1; done
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider

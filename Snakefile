@@ -11,6 +11,9 @@ from seqedit.config_overrides import command_line_config
 min_version("8.0")
 
 
+report: "report/workflow.rst"
+
+
 # the embedded default, unless config files are given (`--configfile config/paper.yaml` replaces it instead of
 # being merged into it, so no default model or dataset leaks into the paper's DAG)
 if not workflow.configfiles:
@@ -35,6 +38,19 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/perplexity_inputs.smk"
 include: "rules/perplexity.smk"
+
+
+# cheap jobs run on the host that runs Snakemake, not submitted (SLURM): targets, data, norms, reports
+localrules:
+    all,
+    data_perspective,
+    download_data,
+    prepare_data,
+    build_mqd,
+    corpus,
+    norms,
+    report_figures_tables,
+    report_data_perspective,
 
 
 rule all:

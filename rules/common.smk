@@ -15,6 +15,7 @@ from seqedit.methods.hparams import check_required, load_hparams
 from seqedit.models.registry import MODELS
 from seqedit.report import FIGURES, TABLES, figure_outputs, table_outputs
 
+
 def _put_seqedit_on_path():
     """Rules call `seqedit` by name (no untracked variable in the shell commands): the `seqedit` beside the Python
     running Snakemake comes first on PATH; inside a conda-deployed env the env's own `seqedit` comes before it."""
@@ -22,8 +23,10 @@ def _put_seqedit_on_path():
     if (beside / "seqedit").exists():
         os.environ.update(PATH=f"{beside}{os.pathsep}{os.environ.get('PATH', '')}")  # set, not read: no envvars
     elif shutil.which("seqedit") is None:
-        raise RuntimeError(f"no `seqedit` command beside {sys.executable} nor on PATH: install the package "
-                           "(`make install` or `pip install -e .`)")
+        raise RuntimeError(
+            f"no `seqedit` command beside {sys.executable} nor on PATH: install the package "
+            "(`make install` or `pip install -e .`)"
+        )
 
 
 _put_seqedit_on_path()
@@ -43,8 +46,10 @@ def _check_config():
             raise ValueError(f"config {where}: unknown dataset {source!r}; known: {', '.join(sorted(DATASETS))}")
         for model in block.get("models", []):
             if model not in config["models"]:
-                raise ValueError(f"config datasets.{dataset}.models: {model!r} is not in config models "
-                                 f"({', '.join(config['models'])})")
+                raise ValueError(
+                    f"config datasets.{dataset}.models: {model!r} is not in config models "
+                    f"({', '.join(config['models'])})"
+                )
     for method in config["methods"]:
         if method not in CATALOG:
             raise ValueError(f"config methods: unknown method {method!r}; known: {', '.join(sorted(CATALOG))}")
@@ -52,20 +57,26 @@ def _check_config():
         for model in config["models"]:  # the file's schema (an unknown key names it), the set, the required keys
             check_required(hp_file, model, config.get("hparams_set", "tuned"), method)
     if config["stats"]["corpus"] not in CORPORA and not config["stats"].get("path"):
-        raise ValueError(f"config stats.corpus: unknown corpus {config['stats']['corpus']!r}; "
-                         f"known: {', '.join(sorted(CORPORA))}")
+        raise ValueError(
+            f"config stats.corpus: unknown corpus {config['stats']['corpus']!r}; "
+            f"known: {', '.join(sorted(CORPORA))}"
+        )
     for dataset, block in config["datasets"].items():
         key = f"datasets.{dataset}.checkpoints" if "checkpoints" in block else "checkpoints"
         steps = block.get("checkpoints", config["checkpoints"])
         if steps != sorted(set(steps)):
             raise ValueError(f"config {key} must be increasing and distinct, got {steps}")
         if steps[-1] > block["n_requests"]:
-            raise ValueError(f"config {key}: last checkpoint {steps[-1]} exceeds "
-                             f"datasets.{dataset}.n_requests = {block['n_requests']}")
+            raise ValueError(
+                f"config {key}: last checkpoint {steps[-1]} exceeds "
+                f"datasets.{dataset}.n_requests = {block['n_requests']}"
+            )
         for method in block.get("methods", []):
             if method not in config["methods"]:
-                raise ValueError(f"config datasets.{dataset}.methods: {method!r} is not in config methods "
-                                 f"({', '.join(config['methods'])})")
+                raise ValueError(
+                    f"config datasets.{dataset}.methods: {method!r} is not in config methods "
+                    f"({', '.join(config['methods'])})"
+                )
     for task in config.get("downstream", {}).get("tasks", {}):
         from seqedit.downstream.specs import TASKS
 
@@ -205,12 +216,17 @@ def _check_precomputed_stats():
         folder = precomputed_stats_dir(model)
         if folder is None:
             return
-        missing = [f"layer_{layer}.safetensors" for layer in stats_layers(model)
-                   if not (Path(folder) / f"layer_{layer}.safetensors").exists()]
+        missing = [
+            f"layer_{layer}.safetensors"
+            for layer in stats_layers(model)
+            if not (Path(folder) / f"layer_{layer}.safetensors").exists()
+        ]
         if missing:
-            raise ValueError(f"config stats.path: precomputed statistics for model {model!r} missing in {folder}: "
-                             f"{', '.join(missing)} (needed for layers {stats_layers(model)} of methods "
-                             f"{', '.join(METHODS_CFG)}); unset stats.path to compute them")
+            raise ValueError(
+                f"config stats.path: precomputed statistics for model {model!r} missing in {folder}: "
+                f"{', '.join(missing)} (needed for layers {stats_layers(model)} of methods "
+                f"{', '.join(METHODS_CFG)}); unset stats.path to compute them"
+            )
 
 
 _check_precomputed_stats()

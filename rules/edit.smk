@@ -5,27 +5,28 @@ rule edit:
     output:
         weights="results/edits/{model}/{dataset}/{method}/step_{step}.safetensors",
         meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
+    log:
+        "logs/edit/{model}/{dataset}/{method}/step_{step}.log",
+    benchmark:
+        "benchmarks/rules/edit/{model}/{dataset}/{method}/step_{step}.tsv"
+    wildcard_constraints:
+        step=r"\d+",
+    conda:
+        "../envs/seqedit.yaml"
+    threads: THREADS["edit"]
+    resources:
+        **rule_resources("gpu_rules", "edit"),
     params:
         resume=lambda w, input: f"--resume {input.previous}" if "previous" in input.keys() else "",
         dtype=lambda w: model_dtype(w.model),
-        immediate="" if (config.get("evaluation", {}) or {}).get("immediate_during_edit", True)
-        else "--no-immediate-eval",
+        immediate=(
+            "" if (config.get("evaluation", {}) or {}).get("immediate_during_edit", True) else "--no-immediate-eval"
+        ),
         stats=lambda w, input: f"--stats-dir {input.stats}" if "stats" in input.keys() else "",
         hparams_set=HPARAMS_SET,
         hparams=hparams_json,  # tracked: the resolved values, not only the file's time stamp
         device=DEVICE,
         seed=SEED,
-    wildcard_constraints:
-        step=r"\d+",
-    threads: THREADS["edit"]
-    log:
-        "logs/edit/{model}/{dataset}/{method}/step_{step}.log",
-    benchmark:
-        "benchmarks/rules/edit/{model}/{dataset}/{method}/step_{step}.tsv"
-    resources:
-        **rule_resources("gpu_rules", "edit"),
-    conda:
-        "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit --model-dir {input.model} --model-name {wildcards.model} "
         "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "

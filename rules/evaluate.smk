@@ -8,24 +8,23 @@ rule edit_metrics:
         meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
     output:
         "results/metrics/{model}/{dataset}/{method}/step_{step}.json",
-    params:
-        evaluation=EDIT_METRICS_ARGS,
-        dtype=lambda w: model_dtype(w.model),
-        device=DEVICE,
-    threads: THREADS["edit"]
     log:
         "logs/edit_metrics/{model}/{dataset}/{method}/step_{step}.log",
     benchmark:
         "benchmarks/rules/edit_metrics/{model}/{dataset}/{method}/step_{step}.tsv"
-    resources:
-        **rule_resources("gpu_rules", "edit_metrics"),
     conda:
         "../envs/seqedit.yaml"
+    threads: THREADS["edit"]
+    resources:
+        **rule_resources("gpu_rules", "edit_metrics"),
+    params:
+        evaluation=EDIT_METRICS_ARGS,
+        dtype=lambda w: model_dtype(w.model),
+        device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
         "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
         "--out {output} > {log} 2>&1"
-
 
 
 rule downstream_base:
@@ -34,21 +33,21 @@ rule downstream_base:
         model="resources/models/{model}",
     output:
         "results/downstream/{model}/base.json",
+    log:
+        "logs/downstream/{model}/base.log",
+    benchmark:
+        "benchmarks/rules/downstream/{model}/base.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    threads: THREADS["downstream"]
+    resources:
+        **rule_resources("gpu_rules", "downstream_base"),
     params:
         tasks=DOWNSTREAM_TASKS,
         source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
-    threads: THREADS["downstream"]
-    log:
-        "logs/downstream/{model}/base.log",
-    benchmark:
-        "benchmarks/rules/downstream/{model}/base.tsv"
-    resources:
-        **rule_resources("gpu_rules", "downstream_base"),
-    conda:
-        "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --tasks-json '{params.tasks}' "
         "--work-dir work/lm_eval --batch-size {params.batch} --dtype {params.dtype} "
@@ -63,21 +62,21 @@ rule downstream:
         meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
     output:
         "results/downstream/{model}/{dataset}/{method}/step_{step}.json",
+    log:
+        "logs/downstream/{model}/{dataset}/{method}/step_{step}.log",
+    benchmark:
+        "benchmarks/rules/downstream/{model}/{dataset}/{method}/step_{step}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    threads: THREADS["downstream"]
+    resources:
+        **rule_resources("gpu_rules", "downstream"),
     params:
         tasks=DOWNSTREAM_TASKS,
         source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
-    threads: THREADS["downstream"]
-    log:
-        "logs/downstream/{model}/{dataset}/{method}/step_{step}.log",
-    benchmark:
-        "benchmarks/rules/downstream/{model}/{dataset}/{method}/step_{step}.tsv"
-    resources:
-        **rule_resources("gpu_rules", "downstream"),
-    conda:
-        "../envs/seqedit.yaml"
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --checkpoint {input.weights} "
         "--tasks-json '{params.tasks}' --work-dir work/lm_eval --batch-size {params.batch} "

@@ -8,10 +8,10 @@ rule norms:
         "logs/norms/{model}/{dataset}/{method}.log",
     benchmark:
         "benchmarks/rules/norms/{model}/{dataset}/{method}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
     threads: 1
     resources:
         **rule_resources("cpu_rules", "norms"),
-    conda:
-        "../envs/seqedit.yaml"
     shell:
         "seqedit norms --checkpoint {input} --out {output} > {log} 2>&1"

@@ -2,6 +2,7 @@
 # dataset under the unedited model, and Fig. 3 / the perplexity table / the verdicts of C7 and C8.
 # Resources: build_mqd takes prepare_data's, target_perplexity downstream's, the report report_figures_tables'.
 
+
 ruleorder: build_mqd > prepare_data
 
 
@@ -11,21 +12,21 @@ rule build_mqd:
         built_dataset_raw,
     output:
         "results/data/{dataset}.jsonl",
-    wildcard_constraints:
-        dataset=built_dataset_pattern(),
-    params:
-        n=lambda w: DATASETS_CFG[w.dataset]["n_requests"],
-        source=lambda w: source_dataset(w.dataset),
-        seed=SEED,
     log:
         "logs/build_mqd/{dataset}.log",
     benchmark:
         "benchmarks/rules/build_mqd/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=built_dataset_pattern(),
+    conda:
+        "../envs/seqedit.yaml"
     threads: 1
     resources:
         **rule_resources("cpu_rules", "prepare_data"),
-    conda:
-        "../envs/seqedit.yaml"
+    params:
+        n=lambda w: DATASETS_CFG[w.dataset]["n_requests"],
+        source=lambda w: source_dataset(w.dataset),
+        seed=SEED,
     shell:
         "seqedit build-mqd --dataset {params.source} --raw {input} --n {params.n} --seed {params.seed} "
         "--out {output} > {log} 2>&1"
@@ -38,18 +39,18 @@ rule target_perplexity:
         requests="results/data/{dataset}.jsonl",
     output:
         "results/perplexity/{model}/{dataset}.json",
-    params:
-        dtype=lambda w: model_dtype(w.model),
-        device=DEVICE,
     log:
         "logs/target_perplexity/{model}/{dataset}.log",
     benchmark:
         "benchmarks/rules/target_perplexity/{model}/{dataset}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
     threads: 1
     resources:
         **rule_resources("gpu_rules", "downstream"),
-    conda:
-        "../envs/seqedit.yaml"
+    params:
+        dtype=lambda w: model_dtype(w.model),
+        device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} seqedit target-perplexity --model-dir {input.model} --requests {input.requests} "
         "--out {output} --model-name {wildcards.model} --dataset {wildcards.dataset} --dtype {params.dtype} "
@@ -61,26 +62,34 @@ rule report_data_perspective:
     input:
         unpack(lambda w: data_report_inputs(w.model)),
     output:
-        figure=report("results/figures/{model}/fig3_mqd_downstream.png", caption="captions/fig3_mqd_downstream.rst",
-                      category="{model}", subcategory="figures"),
+        figure=report(
+            "results/figures/{model}/fig3_mqd_downstream.png",
+            caption="captions/fig3_mqd_downstream.rst",
+            category="{model}",
+            subcategory="figures",
+        ),
         figure_pdf="results/figures/{model}/fig3_mqd_downstream.pdf",
-        table=report("results/tables/{model}/table_target_perplexity.md",
-                     caption="captions/table_target_perplexity.rst", category="{model}", subcategory="tables"),
+        table=report(
+            "results/tables/{model}/table_target_perplexity.md",
+            caption="captions/table_target_perplexity.rst",
+            category="{model}",
+            subcategory="tables",
+        ),
         table_other=[f"results/tables/{{model}}/table_target_perplexity.{ext}" for ext in ("csv", "provenance.json")],
         claims="results/tables/{model}/claims_data.json",
-    params:
-        c7=" ".join(configured(C7_METHODS)),
-        c8=" ".join(configured(C8_METHODS)),
-        config=CONFIG_FILE,
     log:
         "logs/report_data_perspective/{model}.log",
     benchmark:
         "benchmarks/rules/report_data_perspective/{model}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
     threads: 1
     resources:
         **rule_resources("cpu_rules", "report_figures_tables"),
-    conda:
-        "../envs/seqedit.yaml"
+    params:
+        c7=" ".join(configured(C7_METHODS)),
+        c8=" ".join(configured(C8_METHODS)),
+        config=CONFIG_FILE,
     shell:
         "seqedit report-data --model {wildcards.model} --downstream {input.downstream} "
         "--perplexity {input.perplexity} --figures-dir results/figures/{wildcards.model} "

@@ -30,16 +30,22 @@ def data_report_inputs(model):
     return {
         "perplexity": [f"results/perplexity/{model}/{d}.json" for d in datasets],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d in datasets for m in methods_for(d)
-           if m in wanted for s in downstream_steps(d)],
+        + [
+            f"results/downstream/{model}/{d}/{m}/step_{s}.json"
+            for d in datasets
+            for m in methods_for(d)
+            if m in wanted
+            for s in downstream_steps(d)
+        ],
     }
 
 
 def data_report_outputs(model):
     from seqedit.report.data_perspective import OUTPUT_NAMES
 
-    return ([f"results/figures/{model}/{name}" for name in OUTPUT_NAMES["figures"]]
-            + [f"results/tables/{model}/{name}" for name in OUTPUT_NAMES["tables"]])
+    return [f"results/figures/{model}/{name}" for name in OUTPUT_NAMES["figures"]] + [
+        f"results/tables/{model}/{name}" for name in OUTPUT_NAMES["tables"]
+    ]
 
 
 def data_perspective_outputs():

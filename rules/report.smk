@@ -8,33 +8,43 @@ rule report_figures_tables:
         unpack(lambda w: report_inputs(w.model)),
     output:
         figures=[
-            report(f"results/figures/{{model}}/{name}.png", caption=f"captions/{name}.rst", category="{model}",
-                   subcategory="figures")
+            report(
+                f"results/figures/{{model}}/{name}.png",
+                caption=f"captions/{name}.rst",
+                category="{model}",
+                subcategory="figures",
+            )
             for name in FIGURES
         ],
-        figures_other=[f"results/figures/{{model}}/{name}.{ext}" for name in FIGURES for ext in FIGURE_FORMATS
-                       if ext != "png"],
+        figures_other=[
+            f"results/figures/{{model}}/{name}.{ext}" for name in FIGURES for ext in FIGURE_FORMATS if ext != "png"
+        ],
         tables=[
-            report(f"results/tables/{{model}}/{name}.md", caption=f"captions/{name}.rst", category="{model}",
-                   subcategory="tables")
+            report(
+                f"results/tables/{{model}}/{name}.md",
+                caption=f"captions/{name}.rst",
+                category="{model}",
+                subcategory="tables",
+            )
             for name in TABLES
         ],
-        tables_other=[f"results/tables/{{model}}/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS
-                      if ext != "md"],
+        tables_other=[
+            f"results/tables/{{model}}/{name}.{ext}" for name in TABLES for ext in TABLE_FORMATS if ext != "md"
+        ],
+    log:
+        "logs/report/{model}.log",
+    benchmark:
+        "benchmarks/rules/report/{model}.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "report_figures_tables"),
     params:
         methods=" ".join(METHODS_CFG),
         datasets=" ".join(DATASETS_CFG),
         steps=" ".join(map(str, sorted({s for d in DATASETS_CFG for s in steps_for(d)}))),
         config=CONFIG_FILE,
-    log:
-        "logs/report/{model}.log",
-    benchmark:
-        "benchmarks/rules/report/{model}.tsv"
-    threads: 1
-    resources:
-        **rule_resources("cpu_rules", "report_figures_tables"),
-    conda:
-        "../envs/seqedit.yaml"
     shell:
         "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "

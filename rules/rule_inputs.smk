@@ -32,16 +32,25 @@ def edit_metrics_args():
     flu, mq = ev.get("fluency", {}) or {}, ev.get("mquake", {}) or {}
     check_protocol(ev.get("protocol", "sequential"))
     if ev.get("protocol") == "immediate" and not ev.get("immediate_during_edit", True):
-        raise ValueError("config evaluation.protocol: 'immediate' needs the records logged while editing, but "
-                         "evaluation.immediate_during_edit is false")
+        raise ValueError(
+            "config evaluation.protocol: 'immediate' needs the records logged while editing, but "
+            "evaluation.immediate_during_edit is false"
+        )
     d = EvalOptions()
-    opts = EvalOptions(flu.get("n_prompts", d.fluency_prompts), flu.get("max_new_tokens", d.fluency_tokens),
-                       mq.get("max_new_tokens", d.mquake_tokens), mq.get("n_fewshot", d.mquake_fewshot),
-                       mq.get("match", d.mquake_match), SEED)
+    opts = EvalOptions(
+        flu.get("n_prompts", d.fluency_prompts),
+        flu.get("max_new_tokens", d.fluency_tokens),
+        mq.get("max_new_tokens", d.mquake_tokens),
+        mq.get("n_fewshot", d.mquake_fewshot),
+        mq.get("match", d.mquake_match),
+        SEED,
+    )
     opts.check()
-    return (f"--protocol {ev.get('protocol', 'sequential')} --fluency-prompts {opts.fluency_prompts} "
-            f"--fluency-tokens {opts.fluency_tokens} --mquake-tokens {opts.mquake_tokens} "
-            f"--mquake-fewshot {opts.mquake_fewshot} --mquake-match {opts.mquake_match} --seed {opts.seed}")
+    return (
+        f"--protocol {ev.get('protocol', 'sequential')} --fluency-prompts {opts.fluency_prompts} "
+        f"--fluency-tokens {opts.fluency_tokens} --mquake-tokens {opts.mquake_tokens} "
+        f"--mquake-fewshot {opts.mquake_fewshot} --mquake-match {opts.mquake_match} --seed {opts.seed}"
+    )
 
 
 EDIT_METRICS_ARGS = edit_metrics_args()
