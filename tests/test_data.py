@@ -333,8 +333,8 @@ def test_duplicate_ids(tmp_path):
 def test_unknown_dataset(tmp_path):
     with pytest.raises(KeyError) as ei:
         registry.get_dataset_spec("wikidata")
-    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train" in str(ei.value)
-    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, zsre, zsre_mend_train"):
+    assert "unknown dataset 'wikidata'" in str(ei.value) and "counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, mquake_v2, zsre, zsre_mend_train" in str(ei.value)
+    with pytest.raises(SystemExit, match="unknown dataset 'wikidata'; known datasets: counterfact, counterfact_easyedit, mqd_dg, mqd_mc, mqd_tf, mquake, mquake_v2, zsre, zsre_mend_train"):
         cli("prepare-data", ["--dataset", "wikidata", "--raw", "x.json", "--n", "1", "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="unknown dataset 'wikidata'"):
         cli("download-data", ["--dataset", "wikidata", "--out", str(tmp_path / "o.json")])
@@ -344,10 +344,12 @@ def test_unknown_dataset(tmp_path):
 
 def test_registry_entries():
     assert set(registry.DATASETS) == {"counterfact", "counterfact_easyedit", "zsre", "zsre_mend_train", "mquake",
+                                      "mquake_v2",
                                "mqd_tf", "mqd_mc", "mqd_dg"}
     assert registry.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
     assert registry.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
     assert registry.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")
+    assert registry.DATASETS["mquake_v2"].urls[0].endswith("MQuAKE/main/datasets/MQuAKE-CF-3k-v2.json")
     assert "counterfact/counterfact_edit_easyedit_first2000.json" in registry.DATASETS["counterfact"].mirror_files
     # the authors' files: EasyEdit's zsRE train split and counterfact-edit, from EasyEdit's data archive
     for name, member in [("zsre_mend_train", "zsre_mend_train_10000.json"),

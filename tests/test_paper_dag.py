@@ -126,6 +126,7 @@ def test_paper_config_is_the_papers_setup(paper):
     assert ds["zsre"]["n_requests"] == 2000  # the authors' code: the first 2000 zsRE records
     # ... of EasyEdit's zsre_mend_train_10000.json; CounterFact as EasyEdit's counterfact-edit.json (the default's)
     assert ds["zsre"]["dataset"] == "zsre_mend_train" and ds["counterfact"]["dataset"] == "counterfact_easyedit"
+    assert ds["mquake"]["dataset"] == "mquake_v2"  # the maintainers' corrected MQuAKE-CF-3k (v1 has conflicts)
     # Open LLM Leaderboard v1 shot counts
     shots = {k: v["num_fewshot"] for k, v in paper["downstream"]["tasks"].items()}
     assert shots == {"arc_challenge": 25, "hellaswag": 10, "mmlu": 5, "truthfulqa_mc1": 0, "truthfulqa_mc2": 0,

@@ -108,6 +108,14 @@ DATASETS: dict[str, DatasetSpec] = {
             formats=(MQUAKE,),
             description="MQuAKE-CF-3k multi-hop edits (Zhong et al. 2023); the mirror holds MQuAKE-hard instead",
         ),
+        DatasetSpec(
+            name="mquake_v2",
+            urls=("https://raw.githubusercontent.com/princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k-v2.json",),
+            mirror_files=("MQuAKE-CF-3k-v2.json", "mquake/MQuAKE-CF-3k-v2.json"),
+            formats=(MQUAKE,),
+            description="MQuAKE-CF-3k v2, the maintainers' corrected release (v1 has conflicting edits); the paper "
+                        "config edits it",
+        ),
         *(
             DatasetSpec(
                 name=f"mqd_{form}",
