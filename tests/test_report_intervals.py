@@ -90,3 +90,15 @@ def test_table4_headers_give_the_shot_count_and_cells_the_standard_error():
     md = table4_markdown(table4(pd.DataFrame(rows)))
     assert "ARC-C (acc_norm, 25-shot)" in md
     assert "30.00 ±3.1" in md and "25.00 ±3.0 (-5.00)" in md
+
+
+def test_fig6c_band_is_the_standard_error_of_the_task_average():
+    import pandas as pd
+    import pytest
+
+    from seqedit.report.fig6 import average_stderr
+
+    base = pd.DataFrame({"n_edits": [0, 0], "task": ["a", "b"], "stderr": [0.03, 0.04]})
+    ck = pd.DataFrame({"n_edits": [5, 5], "task": ["a", "b"], "stderr": [0.06, 0.08]})
+    se = average_stderr(ck, base, ["a", "b"])
+    assert se.to_dict() == pytest.approx({0: 0.025, 5: 0.05})

@@ -25,6 +25,16 @@ def downstream_average(ck: pd.DataFrame, base: pd.DataFrame) -> tuple[pd.Series,
     return table.mean(axis=1), order_tasks(table.columns)
 
 
+def average_stderr(ck: pd.DataFrame, base: pd.DataFrame, tasks) -> pd.Series:
+    """Standard error of the task average per number of edits: ``sqrt(sum se^2) / n_tasks``."""
+    both = pd.concat([p for p in (base, ck) if p is not None and not p.empty])
+    both = both[both["task"].isin(list(tasks))]
+    if both.empty or "stderr" not in both:
+        return pd.Series(dtype=float)
+    table = both.pivot_table(index="n_edits", columns="task", values="stderr", aggfunc="last").sort_index()
+    return (table ** 2).sum(axis=1, min_count=len(tasks)) ** 0.5 / len(tasks)
+
+
 def fig6_norms_methods(norms: pd.DataFrame, ds: pd.DataFrame | None = None, methods=None, datasets=None,
                        prov=None, model=None, agg: str = "mean"):
     """``agg``: "mean" = mean over a method's edited weights at each edit; "first" = its lowest edited layer."""
@@ -79,6 +89,10 @@ def fig6_norms_methods(norms: pd.DataFrame, ds: pd.DataFrame | None = None, meth
             n_tasks_used.add(len(tasks))
             ax.plot(avg.index, 100 * avg.values, marker="o", ms=3, lw=1.4, color=colors[method],
                     label=method_display(method))
+            se = average_stderr(g, base, tasks).reindex(avg.index)
+            if se.notna().any():  # +-1 standard error band of the average (tasks taken as independent)
+                ax.fill_between(avg.index, 100 * (avg - se).values, 100 * (avg + se).values, color=colors[method],
+                                alpha=0.15, lw=0)
             any_line = True
         if any_line:
             style(ax, "number of edits (0 = base model)", "downstream average (%)")
