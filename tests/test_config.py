@@ -41,6 +41,8 @@ def test_default_config_builds_the_dag(tmp_path):
      "datasets.zsre_long.dataset: unknown dataset 'zsrE'"),
     ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [8], "models": ["gpt-j-6b"]}}},
      "datasets.zsre.models: 'gpt-j-6b'"),
+    # a typo under resources was passed on to the executor as an unknown resource
+    ({"resources": {"gpu_rules": {"gpu": 0, "mem_mbb": 8000}}}, "mem_mbb"),
 ])
 def test_bad_config_is_an_error_that_names_it(tmp_path, changes, needle):
     res = dry_run(tmp_path, **changes)
