@@ -238,7 +238,7 @@ def test_zsre_format_skips_empty_target(tmp_path, capsys):
             "locality_answers": ["Diddy"],
         },
     ]
-    assert "skipped records [1]" in capsys.readouterr().err
+    assert "skipped 1 unusable records [1]" in capsys.readouterr().err
 
 
 def test_mquake_format(tmp_path):

@@ -32,8 +32,10 @@ def cli(command: str, argv: list[str]) -> None:
         a = p.parse_args(argv)
         from .normalize import prepare_dataset
 
-        reqs = _run(prepare_dataset, a.dataset, a.raw, a.n, a.out)
-        rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out}
+        skipped: dict = {}
+        reqs = _run(prepare_dataset, a.dataset, a.raw, a.n, a.out, skipped=skipped)
+        rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out, "skipped": len(skipped),
+               "skipped_records": {str(i): why for i, why in skipped.items()}}
     elif command == "build-mqd":
         p.description = "build an MQD question form (our rebuild of the paper's Multi-Question Dataset) as requests"
         p.add_argument("--dataset", required=True, help="mqd_tf, mqd_mc or mqd_dg")

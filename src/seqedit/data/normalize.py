@@ -295,8 +295,23 @@ def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike
     return _NORMALISERS[fmt](r, rec, spec.name, index)
 
 
-def normalize_records(records: list, dataset: str, n: int | None, path: str | os.PathLike = "<records>") -> list[dict]:
-    """The first ``n`` usable records of ``records`` (None: all), normalised; raises ValueError when fewer exist."""
+def unusable(req: dict) -> str | None:
+    """Why a normalised request cannot be edited or evaluated (None: it can)."""
+    if not str(req.get("target_new") or "").strip():
+        return "empty target_new"
+    if "target_true" in req and req["target_true"] is not None and not str(req["target_true"]).strip():
+        return "empty target_true"
+    if any(not str(p).strip() for p in req.get("paraphrase_prompts") or []):
+        return "empty paraphrase prompt"
+    if any(not str(a).strip() for a in req.get("locality_answers") or []):
+        return "empty locality answer"
+    return None
+
+
+def normalize_records(records: list, dataset: str, n: int | None, path: str | os.PathLike = "<records>",
+                      skipped_out: dict | None = None) -> list[dict]:
+    """The first ``n`` usable records of ``records`` (None: all), normalised; raises ValueError when fewer exist.
+    Records that cannot be used are skipped, each with its reason in ``skipped_out`` ({record index: reason})."""
     if n is None:
         n = len(records)
         all_records = True
@@ -311,30 +326,35 @@ def normalize_records(records: list, dataset: str, n: int | None, path: str | os
         if len(out) >= n:
             break
         req = normalize_record(rec, dataset, index, path)
-        if not req["target_new"].strip():
+        reason = unusable(req)
+        if reason:
             skipped.append(index)
+            if skipped_out is not None:
+                skipped_out[index] = reason
             continue
         if req["id"] in seen:
             raise RecordError(path, index, "id", f"duplicate id {req['id']!r} (also record {seen[req['id']]})")
         seen[req["id"]] = index
         out.append(req)
     if len(out) < n and not all_records:
-        extra = f" ({len(skipped)} skipped for an empty target: records {skipped})" if skipped else ""
+        extra = f" ({len(skipped)} skipped as unusable: records {skipped})" if skipped else ""
         raise ValueError(
             f"{path}: asked for {n} records of dataset {dataset!r}, but the file has {len(records)} records "
             f"and only {len(out)} usable{extra}"
         )
     if skipped:
-        print(f"[seqedit] {path}: skipped records {skipped} (empty target_new)", file=sys.stderr)
+        print(f"[seqedit] {path}: skipped {len(skipped)} unusable records {skipped}", file=sys.stderr)
     return out
 
 
-def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int | None, out: str | os.PathLike) -> list[dict]:
+def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int | None, out: str | os.PathLike,
+                    skipped: dict | None = None) -> list[dict]:
     """Normalise the first ``n`` records of ``raw`` (None: every record) and write them as JSON lines to ``out``
     (atomically). The workflow prepares every record, so the file does not depend on ``n_requests`` and raising
-    it only adds edit jobs (the chain of the requests already edited is kept)."""
+    it only adds edit jobs (the chain of the requests already edited is kept). ``skipped`` receives
+    {record index: reason} of the records left out."""
     registry.get_dataset_spec(dataset)  # unknown names fail before the file is read
-    requests = normalize_records(load_records(raw), dataset, n, raw)
+    requests = normalize_records(load_records(raw), dataset, n, raw, skipped_out=skipped)
     with atomic_path(out, suffix=".jsonl") as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             for req in requests:
