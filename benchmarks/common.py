@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from seqedit.methods.base import load_hparams
+from seqedit.methods.hparams import load_hparams
 from seqedit.models.loading import load_model_and_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
