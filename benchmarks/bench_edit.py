@@ -29,7 +29,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import MODEL, cpu_model, hparams, load  # noqa: E402
 
-from seqedit.editing import SequentialEditor, read_requests  # noqa: E402
+from seqedit.editing import SequentialEditor  # noqa: E402
+from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.methods import method_names  # noqa: E402
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import MODEL, hparams, load, restore  # noqa: E402
 
-from seqedit.editing import SequentialEditor, read_requests  # noqa: E402
+from seqedit.editing import SequentialEditor  # noqa: E402
+from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.evaluation import metrics as M  # noqa: E402
 
 
