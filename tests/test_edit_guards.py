@@ -3,6 +3,7 @@ records everything that determines it and `--resume` refuses to continue a chain
 from __future__ import annotations
 
 import pytest
+import torch
 
 from edit_fixtures import REQUESTS
 from seqedit.checkpoints import load_checkpoint
@@ -30,7 +31,9 @@ def test_an_edit_giving_nan_weights_stops_naming_method_edit_request_and_set(cle
         ed.edit_one(REQUESTS[0])
     msg = str(err.value)
     assert msg.startswith("memit: edit 1 (request '0')") and "'tuned'" in msg
-    assert "model.layers.8.mlp.down_proj.weight" in msg and "z_prob_last=nan" in msg
+    # stopped inside the value optimisation, before a NaN reaches the weights (kl_factor 1e39 makes its loss inf)
+    assert "value optimisation diverged" in msg and "requests" not in msg.split(":")[0]
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def test_check_edit_names_non_finite_logged_values():

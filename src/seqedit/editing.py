@@ -28,7 +28,7 @@ from tqdm import tqdm
 from .checkpoints import load_checkpoint, save_checkpoint
 from .evaluation import metrics
 from .files import read_jsonl
-from .finite import check_edit
+from .finite import NonFiniteEditError, check_edit
 from .methods import get_method
 from .methods.base import StatsLoader
 from .methods.hparams import load_hparams
@@ -127,7 +127,13 @@ class SequentialEditor:
         """Apply one weight edit (a plain request or one MQuAKE rewrite) and log it; no immediate evaluation."""
         before = {p: get_parameter(self.model, p).detach().clone() for p in self.params}
         t0 = time.perf_counter()
-        out = self.method.edit(request)
+        try:
+            out = self.method.edit(request)
+        except NonFiniteEditError:
+            raise
+        except FloatingPointError as err:  # e.g. a diverging value optimisation: name the edit and the set
+            raise NonFiniteEditError(f"{self.method_name}: edit {len(self.log) + 1} (request {request['id']!r}), "
+                                     f"hyperparameter set {self.hparams_set!r}: {err}") from err
         seconds = time.perf_counter() - t0
         check_edit({p: get_parameter(self.model, p) for p in self.params}, out, method=self.method_name,
                    edit_index=len(self.log) + 1, request_id=request["id"], hparams_set=self.hparams_set)
