@@ -110,7 +110,10 @@ def _digest(t: torch.Tensor) -> str:
     return hashlib.sha1(memoryview(t.detach().contiguous().numpy()).cast("B")).hexdigest()
 
 
-def test_only_ffn_output_weights_change_and_target_probability_rises(clean_model, stats):
+def test_only_ffn_output_weights_change_and_target_probability_rises(clean_model, full_rank_stats):
+    # full-rank statistics: with the rank-~60 `stats` the solve (lambda C + K K^T) is singular and its result depends
+    # on the BLAS (this test passed on an AMD EPYC and failed on an Intel Xeon with p1 / p0 = 1.18)
+    stats = full_rank_stats
     model, tok = clean_model
     req = REQUESTS[3]
     tid = target_token_ids(tok, req["target_new"])[0]
