@@ -36,7 +36,8 @@ def test_every_output_exists_and_holds_values(tiny_run):
     model = "smollm2-135m"
     for d in DATASETS:
         reqs = [json.loads(x) for x in (work / f"results/data/{d}.jsonl").read_text().splitlines()]
-        assert len(reqs) == 3 and all(r["subject"] in r["prompt"] for r in reqs)
+        # every record of the raw file is prepared (n_requests only bounds the checkpoints)
+        assert len(reqs) > 3 and all(r["subject"] in r["prompt"] for r in reqs[:3])
         for m in METHODS:
             for s in STEPS:
                 meta = json.loads((work / f"results/edits/{model}/{d}/{m}/step_{s}.json").read_text())
