@@ -62,7 +62,7 @@ def test_every_claim_reproduced_on_a_run_that_shows_the_paper(tmp_path):
     got = verdicts(C.claims_table(norms, metrics, downstream))
     assert got.pop(("C8", "KN, ROME, MEMIT")) == V.INCONCLUSIVE  # one dataset: cannot tell
     assert set(got.values()) == {V.REPRODUCED}, got
-    assert len(got) == 11  # C1-C3 x ROME, MEMIT; C4; C5; C6 x ROME, MEMIT, D4S (and C8, popped)
+    assert len(got) == 12  # C1-C3 x ROME, MEMIT; C1 paired; C4; C5; C6 x ROME, MEMIT, D4S (and C8, popped)
 
 
 
@@ -156,3 +156,19 @@ def test_c8_joins_the_claims_when_two_datasets_have_downstream(tmp_path):
     df = C.claims_table(pd.DataFrame(), pd.DataFrame(), pd.concat([one, other], ignore_index=True))
     row = df[df["claim"] == "C8"].iloc[0]
     assert row["verdict"] == V.REPRODUCED and "counterfact" in row["evidence"]
+
+
+def test_c1_paired_takes_the_request_difficulty_out():
+    """Hard requests late in the sequence lower MEMIT's reached probability without any history effect; D4S's
+    value (the same optimisation on W0) has the same dips, so the paired difference shows no bottleneck."""
+    n = 40
+    difficulty = np.r_[np.full(20, 0.95), np.full(20, 0.6)]  # late requests are harder
+    w = np.linspace(0.1, 0.101, n)
+    d4s = {"w": w, "z": difficulty, "eff": [1.0] * n}
+    no_history = {"w": w, "z": difficulty - 0.01, "eff": [1.0] * n}
+    with_history = {"w": w, "z": difficulty - np.linspace(0, 0.3, n), "eff": [1.0] * n}
+    key = ("C1", "MEMIT vs D4S's W0 value")
+    got = verdicts(C.claims_table(norms_frame({"memit": no_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
+    assert got[key] == V.NOT_REPRODUCED
+    got = verdicts(C.claims_table(norms_frame({"memit": with_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
+    assert got[key] == V.REPRODUCED
