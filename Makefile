@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakemake -n --quiet
-	for cfg in config/paper.yaml config/findings.yaml; do \
+	for cfg in config/paper.yaml config/findings.yaml config/tiny.yaml; do \
 	  $(VENV)/bin/snakemake -n --quiet --configfile $$cfg -d work/dry-run/$$(basename $$cfg .yaml) || exit 1; done
 
 test: $(STAMP)

@@ -26,17 +26,14 @@ def fast_hparams(folder: Path) -> Path:
 
 
 def tiny_config(work: Path, model_dir: Path, mirror: Path, **overrides) -> Path:
-    """Write ``work/config.yaml``: the default config with the tiny settings (and ``overrides``) on top."""
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    """Write ``work/config.yaml``: ``config/tiny.yaml`` pointed at the fixtures (model folder, data mirror, faster
+    hyperparameters), ``overrides`` on top."""
+    cfg = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    assert cfg["methods"] == METHODS and list(cfg["datasets"]) == DATASETS and cfg["checkpoints"] == STEPS
     cfg.update(
         data_mirror=str(mirror),
         models={"smollm2-135m": {"dtype": "float32", "path": str(model_dir)}},
-        datasets={d: {"n_requests": 3} for d in DATASETS},
-        methods=METHODS,
         hparams_dir=str(fast_hparams(work / "hparams")),
-        checkpoints=STEPS,
-        stats={"corpus": "wikitext2-test", "n_tokens": 3000, "max_length": 256, "dtype": "float32"},
-        downstream={"batch_size": 8, "tasks": {"winogrande": {"limit": 2, "num_fewshot": 0}}},
         **overrides,
     )
     path = work / "config.yaml"
