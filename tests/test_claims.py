@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqedit.report import claims as C
-from seqedit.report import verdicts as V
+from seqedit.report import claims
+from seqedit.report import verdicts
 
 
 def norms_frame(series: dict[str, dict]) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def downstream_frame(base: float, changes: dict[str, float], stderr: float) -> p
     return pd.DataFrame(rows)
 
 
-def verdicts(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+def verdict_map(df: pd.DataFrame) -> dict[tuple[str, str], str]:
     return {(r.claim, r.methods): r.verdict for r in df.itertuples()}
 
 
@@ -59,9 +59,9 @@ def test_every_claim_reproduced_on_a_run_that_shows_the_paper(tmp_path):
     metrics = metrics_frame(tmp_path, {"d4s": list(0.9 + 0.05 * RNG.random(30)),
                                        **{m: list(0.5 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
     downstream = downstream_frame(0.40, {"rome": -0.15, "memit": -0.12, "d4s": 0.0}, stderr=0.004)
-    got = verdicts(C.claims_table(norms, metrics, downstream))
-    assert got.pop(("C8", "KN, ROME, MEMIT")) == V.INCONCLUSIVE  # one dataset: cannot tell
-    assert set(got.values()) == {V.REPRODUCED}, got
+    got = verdict_map(claims.claims_table(norms, metrics, downstream))
+    assert got.pop(("C8", "KN, ROME, MEMIT")) == verdicts.INCONCLUSIVE  # one dataset: cannot tell
+    assert set(got.values()) == {verdicts.REPRODUCED}, got
     assert len(got) == 12  # C1-C3 x ROME, MEMIT; C1 paired; C4; C5; C6 x ROME, MEMIT, D4S (and C8, popped)
 
 
@@ -73,9 +73,9 @@ def test_every_claim_not_reproduced_on_a_run_that_contradicts_it(tmp_path):
     metrics = metrics_frame(tmp_path, {"d4s": list(0.3 + 0.05 * RNG.random(30)),
                                        **{m: list(0.8 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
     downstream = downstream_frame(0.40, {"rome": 0.0, "memit": 0.0, "d4s": -0.2}, stderr=0.002)
-    got = verdicts(C.claims_table(norms, metrics, downstream))
+    got = verdict_map(claims.claims_table(norms, metrics, downstream))
     got.pop(("C8", "KN, ROME, MEMIT"))
-    assert set(got.values()) == {V.NOT_REPRODUCED}, got
+    assert set(got.values()) == {verdicts.NOT_REPRODUCED}, got
 
 
 def test_small_noisy_runs_are_inconclusive(tmp_path):
@@ -85,49 +85,49 @@ def test_small_noisy_runs_are_inconclusive(tmp_path):
     norms = norms_frame({"rome": noisy, "memit": noisy})
     metrics = metrics_frame(tmp_path, {"d4s": list(RNG.random(6)), "rome": list(RNG.random(6))})
     downstream = downstream_frame(0.40, {"rome": -0.01, "memit": 0.0, "d4s": -0.01}, stderr=0.05)
-    got = verdicts(C.claims_table(norms, metrics, downstream))
-    assert got[("C1", "ROME")] == V.INCONCLUSIVE
-    assert got[("C3", "ROME")] == V.INCONCLUSIVE
-    assert got[("C4", "D4S vs ROME, MEMIT")] == V.INCONCLUSIVE  # no D4S norms: cannot tell
-    assert got[("C5", "D4S vs ROME")] == V.INCONCLUSIVE  # PMET and MEMIT missing, ROME within noise
-    assert got[("C6", "ROME")] == got[("C6", "D4S")] == V.INCONCLUSIVE
+    got = verdict_map(claims.claims_table(norms, metrics, downstream))
+    assert got[("C1", "ROME")] == verdicts.INCONCLUSIVE
+    assert got[("C3", "ROME")] == verdicts.INCONCLUSIVE
+    assert got[("C4", "D4S vs ROME, MEMIT")] == verdicts.INCONCLUSIVE  # no D4S norms: cannot tell
+    assert got[("C5", "D4S vs ROME")] == verdicts.INCONCLUSIVE  # PMET and MEMIT missing, ROME within noise
+    assert got[("C6", "ROME")] == got[("C6", "D4S")] == verdicts.INCONCLUSIVE
 
 
-@pytest.mark.parametrize("low, high, margin, want", [(0.1, 0.3, 0.05, V.REPRODUCED),
-                                                     (-0.2, 0.01, 0.05, V.NOT_REPRODUCED),
-                                                     (-0.1, 0.2, 0.05, V.INCONCLUSIVE)])
+@pytest.mark.parametrize("low, high, margin, want", [(0.1, 0.3, 0.05, verdicts.REPRODUCED),
+                                                     (-0.2, 0.01, 0.05, verdicts.NOT_REPRODUCED),
+                                                     (-0.1, 0.2, 0.05, verdicts.INCONCLUSIVE)])
 def test_positive_verdict(low, high, margin, want):
-    assert V.positive_verdict(low, high, margin) == want
+    assert verdicts.positive_verdict(low, high, margin) == want
 
 
 def test_intervals():
-    mean, low, high = V.paired_bootstrap([1.0] * 10)
+    mean, low, high = verdicts.paired_bootstrap([1.0] * 10)
     assert mean == low == high == 1.0
-    r, low, high = V.correlation_interval(range(50), [-x for x in range(50)])
+    r, low, high = verdicts.correlation_interval(range(50), [-x for x in range(50)])
     assert r == pytest.approx(-1.0) and high < -0.99
-    slope, low, high = V.slope_interval([0, 1, 2, 3], [0, 2, 4, 6])
+    slope, low, high = verdicts.slope_interval([0, 1, 2, 3], [0, 2, 4, 6])
     assert slope == pytest.approx(2.0) and low == pytest.approx(2.0)
-    assert V.combine([V.REPRODUCED, V.INCONCLUSIVE]) == V.INCONCLUSIVE
-    assert V.combine([V.REPRODUCED, V.NOT_REPRODUCED]) == V.NOT_REPRODUCED
+    assert verdicts.combine([verdicts.REPRODUCED, verdicts.INCONCLUSIVE]) == verdicts.INCONCLUSIVE
+    assert verdicts.combine([verdicts.REPRODUCED, verdicts.NOT_REPRODUCED]) == verdicts.NOT_REPRODUCED
 
 
 def test_claims_markdown_names_the_dataset_and_verdicts(tmp_path):
     norms = norms_frame({"rome": {"w": np.linspace(0.1, 0.2, N), "z": np.linspace(0.9, 0.1, N),
                                   "eff": [1.0] * 20 + [0.0] * 20}})
-    df = C.claims_table(norms, pd.DataFrame(), pd.DataFrame())
-    text = C.claims_markdown(df, None, "claims")
+    df = claims.claims_table(norms, pd.DataFrame(), pd.DataFrame())
+    text = claims.claims_markdown(df, None, "claims")
     assert "Dataset: zsre" in text and "**reproduced**" in text and "no data" in text
-    assert "\\begin{tabular}" in C.claims_latex(df, None, "claims")
+    assert "\\begin{tabular}" in claims.claims_latex(df, None, "claims")
 
 
 def test_table2_intervals_and_marks_only_where_they_separate(tmp_path):
-    from seqedit.report import intervals as I
-    from seqedit.report import tables as T
+    from seqedit.report import intervals
+    from seqedit.report import tables
 
-    assert I.interval_marks(["best", "second", ""], [90, 80, 70], [85, 75, 65], [95, 84, 75]) == ["best", "", ""]
-    assert I.interval_marks(["best", "second", ""], [90, 80, 70], [88, 78, 60], [92, 82, 72]) == \
+    assert intervals.interval_marks(["best", "second", ""], [90, 80, 70], [85, 75, 65], [95, 84, 75]) == ["best", "", ""]
+    assert intervals.interval_marks(["best", "second", ""], [90, 80, 70], [88, 78, 60], [92, 82, 72]) == \
         ["best", "second", ""]
-    assert I.interval_marks(["best", ""], [90, 80], [float("nan")] * 2, [float("nan")] * 2) == ["best", ""]
+    assert intervals.interval_marks(["best", ""], [90, 80], [float("nan")] * 2, [float("nan")] * 2) == ["best", ""]
     rng = np.random.default_rng(1)
     paths = []
     for method, p in (("rome", 0.9), ("memit", 0.88), ("d4s", 0.2)):
@@ -140,10 +140,10 @@ def test_table2_intervals_and_marks_only_where_they_separate(tmp_path):
                                     "protocol": "sequential", **means, "per_request": recs,
                                     "protocols": {"sequential": means}}))
         paths.append(path)
-    t2 = T.table2(T.load_metrics(paths))
+    t2 = tables.table2(tables.load_metrics(paths))
     rome = t2.set_index("method").loc["rome"]
     assert rome["Eff_lo"] < rome["Eff"] < rome["Eff_hi"]
-    md = T.table2_markdown(t2)
+    md = tables.table2_markdown(t2)
     row = {line.split("|")[2].strip(): line for line in md.splitlines() if line.startswith("| ")}
     # ROME and MEMIT are within each other's intervals: neither bold nor underlined on Eff; D4S far below
     assert "**" not in row["ROME"].split("|")[3] and "<u>" not in row["MEMIT"].split("|")[3]
@@ -153,9 +153,9 @@ def test_table2_intervals_and_marks_only_where_they_separate(tmp_path):
 def test_c8_joins_the_claims_when_two_datasets_have_downstream(tmp_path):
     one = downstream_frame(0.40, {"rome": -0.15, "memit": -0.15, "kn": -0.15}, stderr=0.004)
     other = one[~one["is_base"]].assign(dataset="counterfact", value=0.40)
-    df = C.claims_table(pd.DataFrame(), pd.DataFrame(), pd.concat([one, other], ignore_index=True))
+    df = claims.claims_table(pd.DataFrame(), pd.DataFrame(), pd.concat([one, other], ignore_index=True))
     row = df[df["claim"] == "C8"].iloc[0]
-    assert row["verdict"] == V.REPRODUCED and "counterfact" in row["evidence"]
+    assert row["verdict"] == verdicts.REPRODUCED and "counterfact" in row["evidence"]
 
 
 def test_c1_paired_takes_the_request_difficulty_out():
@@ -168,7 +168,7 @@ def test_c1_paired_takes_the_request_difficulty_out():
     no_history = {"w": w, "z": difficulty - 0.01, "eff": [1.0] * n}
     with_history = {"w": w, "z": difficulty - np.linspace(0, 0.3, n), "eff": [1.0] * n}
     key = ("C1", "MEMIT vs D4S's W0 value")
-    got = verdicts(C.claims_table(norms_frame({"memit": no_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
-    assert got[key] == V.NOT_REPRODUCED
-    got = verdicts(C.claims_table(norms_frame({"memit": with_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
-    assert got[key] == V.REPRODUCED
+    got = verdict_map(claims.claims_table(norms_frame({"memit": no_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
+    assert got[key] == verdicts.NOT_REPRODUCED
+    got = verdict_map(claims.claims_table(norms_frame({"memit": with_history, "d4s": d4s}), pd.DataFrame(), pd.DataFrame()))
+    assert got[key] == verdicts.REPRODUCED

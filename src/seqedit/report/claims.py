@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import verdicts as V
+from . import verdicts
 
 CLAIM_COLUMNS = ["claim", "dataset", "methods", "statement", "evidence", "criterion", "verdict", "figure"]
 BOTTLENECK_MARGIN = 0.05  # a drop of immediate efficacy below 5 points does not count as a bottleneck
@@ -57,13 +57,13 @@ def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.Data
 def c8_datasets(downstream: pd.DataFrame) -> dict:
     """C8 (Fig. 2) from :mod:`.claims_data` (C7 needs the target perplexities: the data-perspective report's
     ``claims_data.json``)."""
-    from . import claims_data as D
+    from . import claims_data
 
     statement = "the downstream damage after N edits differs between editing datasets"
     if downstream is None or downstream.empty or downstream[~downstream["is_base"]]["dataset"].nunique() < 2:
         return _missing("C8", "all", "KN, ROME, MEMIT", statement, "fig2_downstream",
                         "downstream results of two or more datasets")
-    got = D.c8_from_results(downstream)
+    got = claims_data.c8_from_results(downstream)
     return _row("C8", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a difference between "
                 "two datasets' damage outside 0 (reproduced); all pairs within +-1 point (not)", got["verdict"],
                 "fig2_downstream")
@@ -94,7 +94,7 @@ def relative_growth(series: pd.DataFrame | None) -> tuple[float, float, float]:
     if series is None or len(series) < 3:
         return float("nan"), float("nan"), float("nan")
     w = series["mean_abs_w"].to_numpy(float)
-    slope, low, high = V.slope_interval(series["edit"].to_numpy(float), w)
+    slope, low, high = verdicts.slope_interval(series["edit"].to_numpy(float), w)
     span = series["edit"].iloc[-1] - series["edit"].iloc[0]
     growth = (w[-1] - w[0]) / w[0]
     scale = span / w[0]
@@ -108,7 +108,7 @@ def _row(claim, dataset, methods, statement, evidence, criterion, verdict, figur
 
 
 def _missing(claim, dataset, methods, statement, figure, what):
-    return _row(claim, dataset, methods, statement, f"no data: {what}", "-", V.INCONCLUSIVE, figure)
+    return _row(claim, dataset, methods, statement, f"no data: {what}", "-", verdicts.INCONCLUSIVE, figure)
 
 
 def c1_bottleneck(series, dataset, method):
@@ -119,14 +119,14 @@ def c1_bottleneck(series, dataset, method):
     q = max(2, len(series) // 4)
     column = "immediate_efficacy" if series["immediate_efficacy"].notna().any() else "z_prob_last"
     early, late = series[column].iloc[:q], series[column].iloc[-q:]
-    drop, low, high = V.mean_diff_interval(early, late)
+    drop, low, high = verdicts.mean_diff_interval(early, late)
     z_early, z_late = series["z_prob_last"].iloc[:q].mean(), series["z_prob_last"].iloc[-q:].mean()
     evidence = (f"{column} edits 1-{q}: {early.mean():.3f}, edits {len(series) - q + 1}-{len(series)}: "
                 f"{late.mean():.3f}; drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]; reached p(target) "
                 f"{z_early:.3f} -> {z_late:.3f}")
     criterion = f"95% interval of the drop > 0 (reproduced); < {BOTTLENECK_MARGIN} (not reproduced)"
     return _row("C1", dataset, name, statement, evidence, criterion,
-                V.positive_verdict(low, high, BOTTLENECK_MARGIN), "fig5_bottleneck")
+                verdicts.positive_verdict(low, high, BOTTLENECK_MARGIN), "fig5_bottleneck")
 
 
 def c1_paired(memit, d4s, dataset):
@@ -139,11 +139,11 @@ def c1_paired(memit, d4s, dataset):
     n = min(len(memit), len(d4s))
     diff = (memit["z_prob_last"].iloc[:n].to_numpy(float) - d4s["z_prob_last"].iloc[:n].to_numpy(float))
     q = max(2, n // 4)
-    drop, low, high = V.mean_diff_interval(diff[:q], diff[-q:])
+    drop, low, high = verdicts.mean_diff_interval(diff[:q], diff[-q:])
     evidence = (f"p_MEMIT - p_D4S(W0), same requests: edits 1-{q} {diff[:q].mean():+.3f}, edits {n - q + 1}-{n} "
                 f"{diff[-q:].mean():+.3f}; drop {drop:+.3f} [{low:+.3f}, {high:+.3f}]")
     criterion = f"95% interval of the drop > 0 (reproduced); < {BOTTLENECK_MARGIN} (not reproduced)"
-    return _row("C1", dataset, name, statement, evidence, criterion, V.positive_verdict(low, high, BOTTLENECK_MARGIN),
+    return _row("C1", dataset, name, statement, evidence, criterion, verdicts.positive_verdict(low, high, BOTTLENECK_MARGIN),
                 "fig5_bottleneck")
 
 
@@ -157,7 +157,7 @@ def c2_growth(series, dataset, method, growth):
     evidence = (f"mean|W| {w.iloc[0]:.5f} (edit 1) -> {w.iloc[-1]:.5f} (edit {int(series['edit'].iloc[-1])}): "
                 f"{100 * g:+.2f}% [{100 * low:+.2f}, {100 * high:+.2f}]")
     criterion = f"interval of the relative growth above {100 * GROWTH_MARGIN:.0f}% (reproduced) / below (not)"
-    verdict = V.positive_verdict(low - GROWTH_MARGIN, high - GROWTH_MARGIN, 0.0)
+    verdict = verdicts.positive_verdict(low - GROWTH_MARGIN, high - GROWTH_MARGIN, 0.0)
     return _row("C2", dataset, name, statement, evidence, criterion, verdict, "fig5_norms_per_layer")
 
 
@@ -166,11 +166,11 @@ def c3_correlation(series, dataset, method):
     name = method.upper()
     if series is None or len(series) < 8:
         return _missing("C3", dataset, name, statement, "fig5_bottleneck", f"fewer than 8 {name} edits")
-    r, low, high = V.correlation_interval(series["mean_abs_w"], series["z_prob_last"])
+    r, low, high = verdicts.correlation_interval(series["mean_abs_w"], series["z_prob_last"])
     evidence = f"Spearman r(mean|W|, reached p(target)) = {r:+.3f} [{low:+.3f}, {high:+.3f}] over {len(series)} edits"
     criterion = f"interval of r below 0 (reproduced); above -{CORRELATION_MARGIN} (not reproduced)"
     return _row("C3", dataset, name, statement, evidence, criterion,
-                V.positive_verdict(-high, -low, CORRELATION_MARGIN), "fig5_bottleneck")
+                verdicts.positive_verdict(-high, -low, CORRELATION_MARGIN), "fig5_bottleneck")
 
 
 def c4_flat(growth: dict, dataset):
@@ -184,13 +184,13 @@ def c4_flat(growth: dict, dataset):
                 f"{100 * growth['memit'][0]:+.2f}%")
     criterion = "D4S at most half the smaller of ROME's and MEMIT's (reproduced); at least equal (not reproduced)"
     if g_ref <= 0:
-        verdict = V.INCONCLUSIVE
+        verdict = verdicts.INCONCLUSIVE
     elif g_d4s <= 0.5 * g_ref:
-        verdict = V.REPRODUCED
+        verdict = verdicts.REPRODUCED
     elif g_d4s >= g_ref:
-        verdict = V.NOT_REPRODUCED
+        verdict = verdicts.NOT_REPRODUCED
     else:
-        verdict = V.INCONCLUSIVE
+        verdict = verdicts.INCONCLUSIVE
     return _row("C4", dataset, "D4S vs ROME, MEMIT", statement, evidence, criterion, verdict, figure)
 
 
@@ -220,20 +220,20 @@ def c5_edit_metrics(metrics: pd.DataFrame, dataset):
         return _missing("C5", dataset, "D4S vs ROME, MEMIT, PMET", statement, figure, "D4S and a baseline")
     n = int(sub[sub["method"].isin(["d4s", *present])].groupby("method")["n_edits"].max().min())
     d4s = per_request(metrics, dataset, "d4s", n)
-    parts, verdicts = [], []
+    parts, outcomes = [], []
     for method in present:
         other = per_request(metrics, dataset, method, n)
         ids = [i for i in d4s if i in other]
-        mean, low, high = V.paired_bootstrap([d4s[i] - other[i] for i in ids])
-        verdicts.append(V.positive_verdict(low, high, 0.0))
+        mean, low, high = verdicts.paired_bootstrap([d4s[i] - other[i] for i in ids])
+        outcomes.append(verdicts.positive_verdict(low, high, 0.0))
         parts.append(f"vs {method.upper()} {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
     if len(present) < len(others):
-        verdicts.append(V.INCONCLUSIVE)
+        outcomes.append(verdicts.INCONCLUSIVE)
         parts.append("missing: " + ", ".join(m.upper() for m in others if m not in present))
     evidence = f"after {n} edits, D4S minus each baseline, mean of Eff/Par/Spe per request (points): " + "; ".join(parts)
     criterion = "paired bootstrap 95% interval over requests above 0 for every baseline (reproduced); below 0 for any (not)"
     return _row("C5", dataset, "D4S vs " + ", ".join(m.upper() for m in present), statement, evidence, criterion,
-                V.combine(verdicts), figure)
+                verdicts.combine(outcomes), figure)
 
 
 def downstream_change(downstream: pd.DataFrame, dataset: str, method: str) -> tuple[float, float, float, str]:
@@ -248,7 +248,7 @@ def downstream_change(downstream: pd.DataFrame, dataset: str, method: str) -> tu
         return float("nan"), float("nan"), float("nan"), ""
     change = sum(last.loc[t, "value"] - base.loc[t, "value"] for t in tasks) / len(tasks)
     var = sum((last.loc[t, "stderr"] ** 2 + base.loc[t, "stderr"] ** 2) for t in tasks) / len(tasks) ** 2
-    half = V.Z95 * math.sqrt(var) if not math.isnan(var) else float("nan")
+    half = verdicts.Z95 * math.sqrt(var) if not math.isnan(var) else float("nan")
     return change, change - half, change + half, f"{len(tasks)} tasks, {int(last['n_edits'].iloc[0])} edits"
 
 
@@ -267,7 +267,7 @@ def c6_downstream(downstream: pd.DataFrame, dataset):
         evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
         criterion = f"interval of the fall above 0 (reproduced); below {100 * DOWNSTREAM_MARGIN:.0f} points (not)"
         rows.append(_row("C6", dataset, method.upper(), statement, evidence, criterion,
-                         V.positive_verdict(-high, -low, DOWNSTREAM_MARGIN), figure))
+                         verdicts.positive_verdict(-high, -low, DOWNSTREAM_MARGIN), figure))
     statement = "general ability stays near the base model for D4S"
     change, low, high, what = downstream_change(downstream, dataset, "d4s")
     if not what:
@@ -276,7 +276,7 @@ def c6_downstream(downstream: pd.DataFrame, dataset):
         evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
         criterion = f"interval within +-{100 * DOWNSTREAM_MARGIN:.0f} points (reproduced); entirely outside (not)"
         rows.append(_row("C6", dataset, "D4S", statement, evidence, criterion,
-                         V.near_zero_verdict(low, high, DOWNSTREAM_MARGIN), figure))
+                         verdicts.near_zero_verdict(low, high, DOWNSTREAM_MARGIN), figure))
     return rows
 
 

@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from . import FIGURE_FORMATS, FIGURES, TABLES
+from .outputs import FIGURE_FORMATS, FIGURES, TABLES
 
 log = logging.getLogger(__name__)
 
