@@ -44,7 +44,7 @@ rule downstream_base:
         **rule_resources("gpu_rules", "downstream_base"),
     params:
         tasks=DOWNSTREAM_TASKS,
-        source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
+        source=DOWNSTREAM_SOURCE,
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
@@ -73,7 +73,7 @@ rule downstream:
         **rule_resources("gpu_rules", "downstream"),
     params:
         tasks=DOWNSTREAM_TASKS,
-        source=mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {})),
+        source=DOWNSTREAM_SOURCE,
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,

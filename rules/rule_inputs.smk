@@ -55,6 +55,8 @@ def edit_metrics_args():
 
 EDIT_METRICS_ARGS = edit_metrics_args()
 DOWNSTREAM_TASKS = json.dumps(config.get("downstream", {}).get("tasks", {}), sort_keys=True)
+# content of the mirror files the downstream tasks read (tracked; the mirror folder itself is not)
+DOWNSTREAM_SOURCE = mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).get("tasks", {}))
 
 
 def report_inputs(model):

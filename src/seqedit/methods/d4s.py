@@ -91,12 +91,6 @@ class D4S(MEMIT):
                 int(self.hp.get("resolve_every", 1)))
         return self._solvers[layer]
 
-    def solve(self, layer: int, lam: float, share: int) -> torch.Tensor:
-        """The exact closed form of the current sums (what every edit deployed before the rank-one path)."""
-        a, b = self.sums[f"A.{layer}"], self.sums[f"B.{layer}"]
-        cov = self.stats.mom2(layer).to(b.device, torch.float64)
-        return torch.linalg.solve(b + lam * cov, a / share, left=False)
-
     # -- state that survives between checkpoints -------------------------------------------------------------
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {**self.sums, "n_applied": torch.tensor([self.n_applied], dtype=torch.int64)}

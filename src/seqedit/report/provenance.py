@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..files import sha256_file
+
 UNKNOWN = "unknown"
 
 
@@ -73,14 +75,6 @@ def torch_info() -> dict:
     except Exception:  # pragma: no cover - broken drivers
         pass
     return info
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def collect(config_path: str | os.PathLike | None = None, config: dict | None = None) -> dict:
