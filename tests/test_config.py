@@ -43,6 +43,9 @@ def test_default_config_builds_the_dag(tmp_path):
      "datasets.zsre.models: 'gpt-j-6b'"),
     # a typo under resources was passed on to the executor as an unknown resource
     ({"resources": {"gpu_rules": {"gpu": 0, "mem_mbb": 8000}}}, "mem_mbb"),
+    # a misspelled resource class or rule name (the schema and _check_resources refuse it before any job)
+    ({"resources": {"gpu_rulez": {"gpu": 1}}}, "'gpu_rulez' was unexpected"),
+    ({"resources": {"rules": {"edt": {"mem_mb": 8000}}}}, "config resources.rules: unknown name 'edt'"),
 ])
 def test_bad_config_is_an_error_that_names_it(tmp_path, changes, needle):
     res = dry_run(tmp_path, **changes)
