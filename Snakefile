@@ -38,6 +38,8 @@ include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/perplexity_inputs.smk"
 include: "rules/perplexity.smk"
+include: "rules/general_perplexity_inputs.smk"
+include: "rules/general_perplexity.smk"
 
 
 # cheap jobs run on the host that runs Snakemake, not submitted (SLURM): targets, data, norms, reports

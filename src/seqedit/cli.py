@@ -16,6 +16,7 @@ COMMANDS = {
     "edit-metrics": ("seqedit.evaluation.cli", "Efficacy / Paraphrase / Specificity of a checkpoint"),
     "downstream": ("seqedit.downstream.cli", "lm-eval downstream tasks on the base model or a checkpoint"),
     "target-perplexity": ("seqedit.evaluation.perplexity", "perplexity of the edit targets, unedited model"),
+    "general-perplexity": ("seqedit.evaluation.general_perplexity", "held-out text perplexity, base or checkpoint"),
     "report": ("seqedit.report.cli", "figures and tables"),
     "report-data": ("seqedit.report.data_perspective", "Fig. 3, target-perplexity table, verdicts C7 and C8"),
 }
