@@ -90,11 +90,12 @@ rule report_data_perspective:
         c7=" ".join(configured(C7_METHODS)),
         c8=" ".join(configured(C8_METHODS)),
         config=CONFIG_FILE,
+        general_perplexity=lambda w, input: general_perplexity_option(w, input),
     shell:
         "seqedit report-data --model {wildcards.model} --downstream {input.downstream} "
         "--perplexity {input.perplexity} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {params.config} --c7-methods {params.c7} "
-        "--c8-methods {params.c8} > {log} 2>&1"
+        "--c8-methods {params.c8} {params.general_perplexity} > {log} 2>&1"
 
 
 rule data_perspective:

@@ -24,10 +24,12 @@ def configured(methods):
 
 
 def data_report_inputs(model):
-    """Target perplexity of every dataset of `model`; downstream results of the methods of Fig. 3 and Fig. 2."""
+    """Target perplexity of every dataset of `model`; downstream results of the methods of Fig. 3 and Fig. 2; the
+    held-out perplexity files of `model` when configured (rules/general_perplexity_inputs.smk)."""
     datasets = [d for d in DATASETS_CFG if model in models_for(d)]
     wanted = set(C7_METHODS) | set(C8_METHODS)
     return {
+        **general_perplexity_report_inputs(model),  # C7/C8 by the held-out perplexity, when configured
         "perplexity": [f"results/perplexity/{model}/{d}.json" for d in datasets],
         "downstream": [f"results/downstream/{model}/base.json"]
         + [

@@ -60,7 +60,7 @@ def test_every_claim_reproduced_on_a_run_that_shows_the_paper(tmp_path):
                                        **{m: list(0.5 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
     downstream = downstream_frame(0.40, {"rome": -0.15, "memit": -0.12, "d4s": 0.0}, stderr=0.004)
     got = verdict_map(claims.claims_table(norms, metrics, downstream))
-    assert got.pop(("C8", "KN, ROME, MEMIT")) == verdicts.INCONCLUSIVE  # one dataset: cannot tell
+    assert got.pop(("C8 (lm-eval)", "KN, ROME, MEMIT")) == verdicts.INCONCLUSIVE  # one dataset: cannot tell
     assert set(got.values()) == {verdicts.REPRODUCED}, got
     assert len(got) == 12  # C1-C3 x ROME, MEMIT; C1 paired; C4; C5; C6 x ROME, MEMIT, D4S (and C8, popped)
 
@@ -74,7 +74,7 @@ def test_every_claim_not_reproduced_on_a_run_that_contradicts_it(tmp_path):
                                        **{m: list(0.8 + 0.05 * RNG.random(30)) for m in ("rome", "memit", "pmet")}})
     downstream = downstream_frame(0.40, {"rome": 0.0, "memit": 0.0, "d4s": -0.2}, stderr=0.002)
     got = verdict_map(claims.claims_table(norms, metrics, downstream))
-    got.pop(("C8", "KN, ROME, MEMIT"))
+    got.pop(("C8 (lm-eval)", "KN, ROME, MEMIT"))
     assert set(got.values()) == {verdicts.NOT_REPRODUCED}, got
 
 
@@ -90,7 +90,7 @@ def test_small_noisy_runs_are_inconclusive(tmp_path):
     assert got[("C3", "ROME")] == verdicts.INCONCLUSIVE
     assert got[("C4", "D4S vs ROME, MEMIT")] == verdicts.INCONCLUSIVE  # no D4S norms: cannot tell
     assert got[("C5", "D4S vs ROME")] == verdicts.INCONCLUSIVE  # PMET and MEMIT missing, ROME within noise
-    assert got[("C6", "ROME")] == got[("C6", "D4S")] == verdicts.INCONCLUSIVE
+    assert got[("C6 (lm-eval)", "ROME")] == got[("C6 (lm-eval)", "D4S")] == verdicts.INCONCLUSIVE
 
 
 @pytest.mark.parametrize("low, high, margin, want", [(0.1, 0.3, 0.05, verdicts.REPRODUCED),
@@ -154,7 +154,7 @@ def test_c8_joins_the_claims_when_two_datasets_have_downstream(tmp_path):
     one = downstream_frame(0.40, {"rome": -0.15, "memit": -0.15, "kn": -0.15}, stderr=0.004)
     other = one[~one["is_base"]].assign(dataset="counterfact", value=0.40)
     df = claims.claims_table(pd.DataFrame(), pd.DataFrame(), pd.concat([one, other], ignore_index=True))
-    row = df[df["claim"] == "C8"].iloc[0]
+    row = df[df["claim"] == "C8 (lm-eval)"].iloc[0]
     assert row["verdict"] == verdicts.REPRODUCED and "counterfact" in row["evidence"]
 
 

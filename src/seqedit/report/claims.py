@@ -14,7 +14,10 @@ longest edit sequence). Every row states the criterion it applied, so a reader c
 * C4 (Fig. 6a,b) D4S's mean|W| stays nearly flat: its relative growth is at most half of ROME's and MEMIT's.
 * C5 (Table 2, Fig. 8) at the largest edit count, D4S's Eff/Par/Spe average is above ROME's, MEMIT's and PMET's
   (paired bootstrap over the requests).
-* C6 (Fig. 6c, Table 4) downstream scores fall for ROME/MEMIT and stay within 2 points of the base for D4S.
+* C6 (Fig. 6c, Table 4) general ability falls for ROME/MEMIT and stays near the base for D4S, by two measures
+  (:mod:`.claims_general`): lm-eval's downstream mean (within 2 points) and, when configured, the held-out
+  perplexity (paired per text block, within 1%).
+* C8 (Fig. 2) the damage differs between editing datasets (:mod:`.claims_data`), by the same two measures.
 """
 from __future__ import annotations
 
@@ -24,17 +27,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import verdicts
+from . import claims_general, verdicts
+from .claims_rows import CLAIM_COLUMNS
+from .claims_rows import make_row as _row
+from .claims_rows import missing_row as _missing
 
-CLAIM_COLUMNS = ["claim", "dataset", "methods", "statement", "evidence", "criterion", "verdict", "figure"]
 BOTTLENECK_MARGIN = 0.05  # a drop of immediate efficacy below 5 points does not count as a bottleneck
 GROWTH_MARGIN = 0.01  # relative growth of mean|W| of at least 1% counts as growth
 CORRELATION_MARGIN = 0.1
-DOWNSTREAM_MARGIN = 0.02  # 2 points (scores are fractions)
 
 
 def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.DataFrame,
-                 dataset: str | None = None) -> pd.DataFrame:
+                 dataset: str | None = None, general_perplexity: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``general_perplexity`` (:func:`seqedit.report.general_ppl.load_general_perplexity`): None when the measure
+    is not configured (no perplexity rows), else its frame (rows, inconclusive where files are missing)."""
     dataset = dataset or main_dataset(norms)
     rows = []
     if dataset is not None:
@@ -49,8 +55,10 @@ def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.Data
             rows.append(c3_correlation(per_edit.get(method), dataset, method))
         rows.append(c4_flat(growth, dataset))
         rows.append(c5_edit_metrics(metrics, dataset))
-        rows += c6_downstream(downstream, dataset)
+        rows += claims_general.c6_downstream(downstream, dataset)
+        rows += claims_general.c6_perplexity(general_perplexity, dataset)
     rows.append(c8_datasets(downstream))
+    rows += claims_general.c8_perplexity(general_perplexity)
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
@@ -61,10 +69,10 @@ def c8_datasets(downstream: pd.DataFrame) -> dict:
 
     statement = "the downstream damage after N edits differs between editing datasets"
     if downstream is None or downstream.empty or downstream[~downstream["is_base"]]["dataset"].nunique() < 2:
-        return _missing("C8", "all", "KN, ROME, MEMIT", statement, "fig2_downstream",
+        return _missing("C8 (lm-eval)", "all", "KN, ROME, MEMIT", statement, "fig2_downstream",
                         "downstream results of two or more datasets")
     got = claims_data.c8_from_results(downstream)
-    return _row("C8", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a difference between "
+    return _row("C8 (lm-eval)", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a difference between "
                 "two datasets' damage outside 0 (reproduced); all pairs within +-1 point (not)", got["verdict"],
                 "fig2_downstream")
 
@@ -101,14 +109,6 @@ def relative_growth(series: pd.DataFrame | None) -> tuple[float, float, float]:
     # the observed growth, with the slope's relative uncertainty around it
     half = (high - low) / 2 * scale
     return float(growth), float(growth - half), float(growth + half)
-
-
-def _row(claim, dataset, methods, statement, evidence, criterion, verdict, figure):
-    return dict(zip(CLAIM_COLUMNS, [claim, dataset, methods, statement, evidence, criterion, verdict, figure]))
-
-
-def _missing(claim, dataset, methods, statement, figure, what):
-    return _row(claim, dataset, methods, statement, f"no data: {what}", "-", verdicts.INCONCLUSIVE, figure)
 
 
 def c1_bottleneck(series, dataset, method):
@@ -234,50 +234,6 @@ def c5_edit_metrics(metrics: pd.DataFrame, dataset):
     criterion = "paired bootstrap 95% interval over requests above 0 for every baseline (reproduced); below 0 for any (not)"
     return _row("C5", dataset, "D4S vs " + ", ".join(m.upper() for m in present), statement, evidence, criterion,
                 verdicts.combine(outcomes), figure)
-
-
-def downstream_change(downstream: pd.DataFrame, dataset: str, method: str) -> tuple[float, float, float, str]:
-    """Mean over the shared tasks of (edited - base) at the method's last lm-eval checkpoint, 95% interval."""
-    base = downstream[downstream["is_base"]].set_index("task")
-    runs = downstream[(~downstream["is_base"]) & (downstream["dataset"] == dataset) & (downstream["method"] == method)]
-    if runs.empty or base.empty:
-        return float("nan"), float("nan"), float("nan"), ""
-    last = runs[runs["n_edits"] == runs["n_edits"].max()].set_index("task")
-    tasks = [t for t in last.index if t in base.index and not math.isnan(last.loc[t, "value"])]
-    if not tasks:
-        return float("nan"), float("nan"), float("nan"), ""
-    change = sum(last.loc[t, "value"] - base.loc[t, "value"] for t in tasks) / len(tasks)
-    var = sum((last.loc[t, "stderr"] ** 2 + base.loc[t, "stderr"] ** 2) for t in tasks) / len(tasks) ** 2
-    half = verdicts.Z95 * math.sqrt(var) if not math.isnan(var) else float("nan")
-    return change, change - half, change + half, f"{len(tasks)} tasks, {int(last['n_edits'].iloc[0])} edits"
-
-
-def c6_downstream(downstream: pd.DataFrame, dataset):
-    figure = "fig6_norms_methods (c), table4_downstream"
-    rows = []
-    if downstream is None or downstream.empty:
-        return [_missing("C6", dataset, "ROME, MEMIT, D4S", "general ability falls for ROME/MEMIT, not for D4S",
-                         figure, "downstream results")]
-    for method in ("rome", "memit"):
-        statement = "general ability (downstream) falls after many edits"
-        change, low, high, what = downstream_change(downstream, dataset, method)
-        if not what:
-            rows.append(_missing("C6", dataset, method.upper(), statement, figure, f"{method} downstream"))
-            continue
-        evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
-        criterion = f"interval of the fall above 0 (reproduced); below {100 * DOWNSTREAM_MARGIN:.0f} points (not)"
-        rows.append(_row("C6", dataset, method.upper(), statement, evidence, criterion,
-                         verdicts.positive_verdict(-high, -low, DOWNSTREAM_MARGIN), figure))
-    statement = "general ability stays near the base model for D4S"
-    change, low, high, what = downstream_change(downstream, dataset, "d4s")
-    if not what:
-        rows.append(_missing("C6", dataset, "D4S", statement, figure, "d4s downstream"))
-    else:
-        evidence = f"change of the task mean {100 * change:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}] ({what})"
-        criterion = f"interval within +-{100 * DOWNSTREAM_MARGIN:.0f} points (reproduced); entirely outside (not)"
-        rows.append(_row("C6", dataset, "D4S", statement, evidence, criterion,
-                         verdicts.near_zero_verdict(low, high, DOWNSTREAM_MARGIN), figure))
-    return rows
 
 
 def claims_markdown(df: pd.DataFrame, prov: dict | None, title: str) -> str:

@@ -15,7 +15,12 @@ the rest (some pair equivalent) *not reproduced*. C8 compares every pair of data
 *reproduced*; all pairs equivalent *not reproduced*; else *inconclusive*. Over methods, the verdict is the common
 one; when the methods disagree it is *inconclusive* (the evidence lists each method's verdict).
 
-Each function returns ``{"claim", "evidence", "verdict"}`` (the shape of :mod:`seqedit.report.claims`).
+Two measures of damage, each with its own rows (``measure``): ``lm-eval`` as above, and ``perplexity`` (issue 9):
+the held-out perplexity's rise, ``mean_b(nll_edited_b - nll_base_b)`` = log(ppl_edited / ppl_base) with its paired
+standard error over the blocks (:func:`seqedit.report.damage.perplexity_damage_table`); 100 x that is about the
+perplexity's rise in percent, and the same 1-point margin means about 1% of perplexity.
+
+Each function returns ``{"claim", "measure", "evidence", "verdict"}`` (the shape of :mod:`seqedit.report.claims`).
 """
 from __future__ import annotations
 
@@ -26,9 +31,16 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inco
 Z95 = 1.959963984540054
 DEFAULT_MARGIN = 0.01  # one point of downstream average
 
-C7_CLAIM = ("C7 (Fig. 3): the downstream damage after N edits is ordered like the target perplexity of the question "
-            "form (T/F < MC < DG)")
-C8_CLAIM = "C8 (Fig. 2): the downstream damage after N edits differs between editing datasets"
+C7_CLAIM = ("C7 (lm-eval; Fig. 3): the downstream damage after N edits is ordered like the target perplexity of the "
+            "question form (T/F < MC < DG)")
+C8_CLAIM = "C8 (lm-eval; Fig. 2): the downstream damage after N edits differs between editing datasets"
+MEASURES = {  # measure: (C7 statement, C8 statement, unit of the damage in the evidence)
+    "lm-eval": (C7_CLAIM, C8_CLAIM, "points"),
+    "perplexity": ("C7 (perplexity; Fig. 3): the held-out perplexity's rise after N edits is ordered like the target "
+                   "perplexity of the question form (T/F < MC < DG)",
+                   "C8 (perplexity; Fig. 2): the held-out perplexity's rise after N edits differs between editing "
+                   "datasets", "100 x log ppl ratio ~ % ppl rise"),
+}
 PAPER_FORM_ORDER = ("mqd_tf", "mqd_mc", "mqd_dg")
 FORM_LABELS = {"mqd_tf": "T/F", "mqd_mc": "MC", "mqd_dg": "DG"}
 
@@ -60,8 +72,9 @@ def _pts(x: float) -> str:
     return "nan" if math.isnan(x) else f"{100 * x:.2f}"
 
 
-def _estimates(damage: Mapping[str, Estimate], order: Sequence[str]) -> str:
-    return ", ".join(f"{label(d)} {_pts(damage[d][0])} +- {_pts(Z95 * damage[d][1])}" for d in order)
+def _estimates(damage: Mapping[str, Estimate], order: Sequence[str], unit: str = "points") -> str:
+    values = ", ".join(f"{label(d)} {_pts(damage[d][0])} +- {_pts(Z95 * damage[d][1])}" for d in order)
+    return f"damage ({unit}, +-95%): {values}"
 
 
 def _pair_text(a: str, b: str, rel: str, low: float, high: float, damage: Mapping[str, Estimate]) -> str:
@@ -76,18 +89,19 @@ def _combine(per_method: dict[str, str]) -> str:
     return verdicts.pop() if len(verdicts) == 1 else INCONCLUSIVE
 
 
-def _result(claim: str, lines: list[str], per_method: dict[str, str], extra: str = "") -> dict:
+def _result(claim: str, lines: list[str], per_method: dict[str, str], extra: str = "",
+            measure: str = "lm-eval") -> dict:
     verdict = _combine(per_method)
     if not per_method:
         lines.append("no method has the needed results")
     elif len(set(per_method.values())) > 1:
         lines.append("methods disagree: " + ", ".join(f"{m} {v}" for m, v in per_method.items()))
     evidence = " ".join(s for s in [extra, *lines] if s)
-    return {"claim": claim, "evidence": evidence, "verdict": verdict}
+    return {"claim": claim, "measure": measure, "evidence": evidence, "verdict": verdict}
 
 
 def c7_method(damage: Mapping[str, Estimate], ppl: Mapping[str, float], margin: float = DEFAULT_MARGIN,
-              z: float = Z95) -> tuple[str, str]:
+              z: float = Z95, unit: str = "points") -> tuple[str, str]:
     """``(verdict, text)`` of C7 for one method: ``damage`` and ``ppl`` keyed by question-form dataset."""
     order = sorted((d for d in damage if d in ppl and not math.isnan(ppl[d])), key=lambda d: ppl[d])
     if len(order) < 2:
@@ -102,7 +116,7 @@ def c7_method(damage: Mapping[str, Estimate], ppl: Mapping[str, float], margin: 
         verdict = REPRODUCED
     else:
         verdict = NOT_REPRODUCED
-    text = (f"damage (points, +-95%): {_estimates(damage, order)}; "
+    text = (f"{_estimates(damage, order, unit)}; "
             + "; ".join(_pair_text(a, b, rel, lo, hi, damage) for a, b, rel, lo, hi in pairs))
     if len(order) < len(PAPER_FORM_ORDER):
         text += f"; only {len(order)} of the {len(PAPER_FORM_ORDER)} forms"
@@ -110,7 +124,7 @@ def c7_method(damage: Mapping[str, Estimate], ppl: Mapping[str, float], margin: 
 
 
 def verdict_c7(damage_by_method: Mapping[str, MethodDamage], ppl: Mapping[str, float],
-               margin: float = DEFAULT_MARGIN, z: float = Z95) -> dict:
+               margin: float = DEFAULT_MARGIN, z: float = Z95, measure: str = "lm-eval") -> dict:
     """C7 over methods: ``damage_by_method[method] = (n_edits, {form dataset: (damage, se)})``, ``ppl[form
     dataset]`` the mean target perplexity under the unedited model."""
     known = [d for d in PAPER_FORM_ORDER if d in ppl] + sorted(d for d in ppl if d not in PAPER_FORM_ORDER)
@@ -126,13 +140,14 @@ def verdict_c7(damage_by_method: Mapping[str, MethodDamage], ppl: Mapping[str, f
     for method, (n, damage) in damage_by_method.items():
         if not damage:
             continue
-        verdict, text = c7_method(damage, ppl, margin, z)
+        verdict, text = c7_method(damage, ppl, margin, z, MEASURES[measure][2])
         per_method[method] = verdict
         lines.append(f"{method} at {n} edits: {text} -> {verdict}.")
-    return _result(C7_CLAIM, lines, per_method, ppl_text)
+    return _result(MEASURES[measure][0], lines, per_method, ppl_text, measure)
 
 
-def c8_method(damage: Mapping[str, Estimate], margin: float = DEFAULT_MARGIN, z: float = Z95) -> tuple[str, str]:
+def c8_method(damage: Mapping[str, Estimate], margin: float = DEFAULT_MARGIN, z: float = Z95,
+              unit: str = "points") -> tuple[str, str]:
     """``(verdict, text)`` of C8 for one method: ``damage`` keyed by editing dataset."""
     names = sorted(damage, key=lambda d: damage[d][0])
     if len(names) < 2:
@@ -147,23 +162,24 @@ def c8_method(damage: Mapping[str, Estimate], margin: float = DEFAULT_MARGIN, z:
         verdict = INCONCLUSIVE
     differ = [p for p in pairs if p[2] in ("greater", "less")]
     shown = differ or [max(pairs, key=lambda p: abs(damage[p[1]][0] - damage[p[0]][0]))]
-    text = (f"damage (points, +-95%): {_estimates(damage, names)}; "
+    text = (f"{_estimates(damage, names, unit)}; "
             f"{len(differ)} of {len(pairs)} pairs differ significantly"
             + ("" if differ else " (largest difference shown)") + ": "
             + "; ".join(_pair_text(a, b, rel, lo, hi, damage) for a, b, rel, lo, hi in shown))
     return verdict, text
 
 
-def verdict_c8(damage_by_method: Mapping[str, MethodDamage], margin: float = DEFAULT_MARGIN, z: float = Z95) -> dict:
+def verdict_c8(damage_by_method: Mapping[str, MethodDamage], margin: float = DEFAULT_MARGIN, z: float = Z95,
+               measure: str = "lm-eval") -> dict:
     """C8 over methods: ``damage_by_method[method] = (n_edits, {dataset: (damage, se)})``."""
     per_method, lines = {}, []
     for method, (n, damage) in damage_by_method.items():
         if not damage:
             continue
-        verdict, text = c8_method(damage, margin, z)
+        verdict, text = c8_method(damage, margin, z, MEASURES[measure][2])
         per_method[method] = verdict
         lines.append(f"{method} at {n} edits: {text} -> {verdict}.")
-    return _result(C8_CLAIM, lines, per_method)
+    return _result(MEASURES[measure][1], lines, per_method, measure=measure)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -191,3 +207,26 @@ def c8_from_results(downstream, methods: Sequence[str] = ("kn", "rome", "memit")
     table = damage_table(downstream, tasks)
     names = list(datasets) if datasets is not None else sorted(table["dataset"].dropna().unique())
     return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin)
+
+
+def c7_from_perplexity(general_perplexity, perplexity: Mapping[str, float],
+                       methods: Sequence[str] = ("rome", "memit", "d4s"), forms: Sequence[str] = PAPER_FORM_ORDER,
+                       n_edits: int | None = None, margin: float = DEFAULT_MARGIN) -> dict:
+    """C7 with the held-out perplexity's rise as the damage, from
+    :func:`seqedit.report.general_ppl.load_general_perplexity`'s frame."""
+    from .damage import damage_at, perplexity_damage_table
+
+    table = perplexity_damage_table(general_perplexity)
+    by_method = {m: damage_at(table, m, forms, n_edits) for m in methods}
+    return verdict_c7(by_method, {d: p for d, p in perplexity.items() if d in forms}, margin, measure="perplexity")
+
+
+def c8_from_perplexity(general_perplexity, methods: Sequence[str] = ("kn", "rome", "memit"),
+                       datasets: Sequence[str] | None = None, n_edits: int | None = None,
+                       margin: float = DEFAULT_MARGIN) -> dict:
+    """C8 with the held-out perplexity's rise as the damage; every edited dataset unless given."""
+    from .damage import damage_at, perplexity_damage_table
+
+    table = perplexity_damage_table(general_perplexity)
+    names = list(datasets) if datasets is not None else sorted(table["dataset"].dropna().unique())
+    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin, measure="perplexity")

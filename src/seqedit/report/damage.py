@@ -10,6 +10,8 @@ the tasks T that both it and the base model have::
 The standard error treats tasks, and the base and edited scores, as independent. Both models answer the same
 items, so their errors are positively correlated and this ``se`` overstates the uncertainty of the difference
 (conservative). A missing task stderr makes ``se`` NaN (unknown), never zero.
+
+:func:`perplexity_damage_table` gives the second measure in the same shape: the held-out perplexity's rise (issue 9).
 """
 from __future__ import annotations
 
@@ -65,3 +67,18 @@ def damage_at(table: pd.DataFrame, method: str, datasets: Sequence[str],
         n_edits = max(common)
     at = g[g["n_edits"] == n_edits]
     return int(n_edits), {d: (float(dm), float(se)) for d, dm, se in zip(at["dataset"], at["damage"], at["se"])}
+
+
+def perplexity_damage_table(general_perplexity: pd.DataFrame) -> pd.DataFrame:
+    """The held-out perplexity's rise as a damage, one row per checkpoint (:data:`COLUMNS`): ``damage`` = mean over
+    the blocks of ``nll_edited - nll_base`` (= log(ppl_edited / ppl_base)), ``se`` its paired standard error over
+    the blocks, the averages the two mean NLLs and ``n_tasks`` the number of blocks
+    (:func:`seqedit.report.general_ppl.change_table`). Checkpoints not paired with a base file are left out."""
+    from .general_ppl import change_table
+
+    table = change_table(general_perplexity)
+    table = table[table["method"].notna() & table["delta_nll"].notna()]
+    rows = [{"model": r.model, "dataset": r.dataset, "method": r.method, "n_edits": int(r.n_edits),
+             "damage": float(r.delta_nll), "se": float(r.delta_nll_se), "base_average": math.log(r.base_perplexity),
+             "edited_average": math.log(r.perplexity), "n_tasks": int(r.n_blocks)} for r in table.itertuples()]
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -2,7 +2,9 @@
 verdicts of C7 and C8).
 
 Writes ``{figures_dir}/fig3_mqd_downstream.{png,pdf}``, ``{tables_dir}/table_target_perplexity.{md,csv,
-provenance.json}`` and ``{tables_dir}/claims_data.json`` (``[{claim, evidence, verdict}]`` for C7 and C8).
+provenance.json}`` and ``{tables_dir}/claims_data.json`` (``[{claim, measure, evidence, verdict}]`` for C7 and C8
+with lm-eval's damage, then, when ``--general-perplexity`` files are given, C7 and C8 with the held-out perplexity's
+rise as the damage).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ OUTPUT_NAMES = {
 
 def make_data_report(model: str, downstream: list[str], perplexity: list[str], figures_dir: str, tables_dir: str,
                      config: str | None = None, c7_methods=("rome", "memit", "d4s"),
-                     c8_methods=("kn", "rome", "memit")) -> list[dict]:
+                     c8_methods=("kn", "rome", "memit"), general_perplexity: list[str] | None = None) -> list[dict]:
     from ..atomic import write_json
     from . import provenance as P
     from .claims_data import c7_from_results, c8_from_results
@@ -35,6 +37,14 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
     save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model), figures_dir)
     write_perplexity_table(ppl_df, tables_dir, prov)
     claims = [c7_from_results(ds, ppl, methods=list(c7_methods)), c8_from_results(ds, methods=list(c8_methods))]
+    if general_perplexity:
+        from .claims_data import c7_from_perplexity, c8_from_perplexity
+        from .general_ppl import load_general_perplexity
+
+        gp = load_general_perplexity(general_perplexity)
+        gp = gp[gp["model"] == model] if model in set(gp["model"]) else gp
+        claims += [c7_from_perplexity(gp, ppl, methods=list(c7_methods)),
+                   c8_from_perplexity(gp, methods=list(c8_methods))]
     write_json(f"{tables_dir}/claims_data.json", claims)
     return claims
 
@@ -49,7 +59,9 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--config", default=None, help="config file recorded in the provenance")
     p.add_argument("--c7-methods", nargs="*", default=["rome", "memit", "d4s"])
     p.add_argument("--c8-methods", nargs="*", default=["kn", "rome", "memit"])
+    p.add_argument("--general-perplexity", nargs="*", default=[],
+                   help="held-out perplexity files (results/perplexity_general/{model}/base.json and checkpoints)")
     a = p.parse_args(argv)
     claims = make_data_report(a.model, a.downstream, a.perplexity, a.figures_dir, a.tables_dir, a.config,
-                              a.c7_methods, a.c8_methods)
+                              a.c7_methods, a.c8_methods, a.general_perplexity)
     print(json.dumps(claims, indent=1))
