@@ -6,6 +6,7 @@ rule edit_metrics:
         requests="results/data/{dataset}.jsonl",
         weights="results/edits/{model}/{dataset}/{method}/step_{step}.safetensors",
         meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
+        prompt=mquake_prompt_input,  # MQuAKE datasets only (rules/mquake_inputs.smk)
     output:
         "results/metrics/{model}/{dataset}/{method}/step_{step}.json",
     log:
@@ -18,7 +19,7 @@ rule edit_metrics:
     resources:
         **rule_resources("gpu_rules", "edit_metrics"),
     params:
-        evaluation=EDIT_METRICS_ARGS,
+        evaluation=edit_metrics_params,
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
     shell:

@@ -64,6 +64,8 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
                          "records (it was edited with --no-immediate-eval)")
     is_mquake = any(r.get("requested_rewrites") for r in requests)
     is_cf = not is_mquake and counterfact.is_counterfact_like(requests)
+    mq_prompt = (mquake.load_prompt(opts.mquake_prompt, opts.mquake_prompt_file, opts.mquake_fewshot)
+                 if is_mquake else None)  # a missing prompt file stops the job before the model loads
     model, tok = load_model_and_tokenizer(model_dir, dtype, device)
 
     # on the unedited model
@@ -71,6 +73,8 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
     before = metrics.argmax_at_targets(model, tok, loc_prompts, loc_answers)
     gen_prompts = counterfact.generation_prompts(requests, opts.fluency_prompts) if is_cf else []
     fluency_base = counterfact.fluency(model, tok, gen_prompts, opts.fluency_tokens, opts.seed) if gen_prompts else None
+    mq_before = (mquake.pre_edit(model, tok, requests, mq_prompt, opts.mquake_match, opts.mquake_tokens)
+                 if is_mquake else None)
 
     model, meta = apply_checkpoint(model, checkpoint)
     scores = metrics.TargetScores(model, tok)  # every (prompt, target) pair of this checkpoint, scored once
@@ -104,11 +108,11 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
         block["n_generation_prompts"] = len(gen_prompts)
         result["counterfact"] = block
     if is_mquake:
-        block, correct = mquake.mquake_metrics(model, tok, requests, opts.mquake_tokens, opts.mquake_fewshot,
-                                           opts.mquake_match)
+        block, per_case = mquake.mquake_metrics(model, tok, requests, mq_prompt, opts.mquake_match,
+                                                opts.mquake_tokens, before=mq_before)
         result["mquake"] = block
-        for entry, ok in zip(result["per_request"], correct):
-            entry["multi_hop"] = ok
+        for entry, extra in zip(result["per_request"], per_case):
+            entry.update(extra)
     result["seconds"] = time.time() - t0
     return result
 
@@ -132,13 +136,16 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--mquake-fewshot", type=int, default=EvalOptions.mquake_fewshot,
                    help="evaluation.mquake.n_fewshot")
     p.add_argument("--mquake-match", default=EvalOptions.mquake_match, help="evaluation.mquake.match")
+    p.add_argument("--mquake-prompt", default=EvalOptions.mquake_prompt, help="evaluation.mquake.prompt")
+    p.add_argument("--mquake-prompt-file", default=None,
+                   help="with --mquake-prompt mquake: the JSON of `seqedit download-data --prompt mquake_multihop`")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     opts = EvalOptions(a.fluency_prompts, a.fluency_tokens, a.mquake_tokens, a.mquake_fewshot, a.mquake_match,
-                       a.seed)
+                       a.seed, mquake_prompt=a.mquake_prompt, mquake_prompt_file=a.mquake_prompt_file)
     result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device, opts)
     atomic.write_json(a.out, result)
     line = (f"{result['method']} @ {result['n_edits']} ({result['protocol']}): eff {_fmt(result['efficacy'])} "

@@ -40,8 +40,9 @@ CF_KEYS = (
     "fluency_base",
     "n_generation_prompts",
 )
-MQ_KEYS = ("multi_hop_accuracy", "single_hop_accuracy", "n_cases", "n_questions", "n_hops", "match_rule")
-MQ_TEXT_KEYS = {"match_rule"}
+MQ_KEYS = ("multi_hop_accuracy", "multi_hop_accuracy_pre_edit", "single_hop_accuracy", "n_cases", "n_cases_pre_edit",
+           "n_questions", "n_hops", "match_rule", "prompt")
+MQ_TEXT_KEYS = {"match_rule", "prompt"}
 DOWNSTREAM_COLUMNS = ["model", "dataset", "method", "n_edits", "is_base", "task", "metric", "value", "stderr",
                       "num_fewshot", "path"]
 
