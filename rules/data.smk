@@ -12,7 +12,7 @@ rule model:
     resources:
         **rule_resources("cpu_rules", "model"),
     params:
-        path=lambda w: f"--path {MODELS_CFG[w.model]['path']}" if MODELS_CFG[w.model].get("path") else "",
+        path=lambda w: f"--path-content {MODEL_KEYS[w.model]}" if w.model in MODEL_KEYS else "",  # not the folder
     shell:
         "seqedit model --name {wildcards.model} --out {output} {params.path} > {log} 2>&1"
 
