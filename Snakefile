@@ -30,7 +30,9 @@ check_integers(config, Path(workflow.basedir) / "config" / "schema.yaml")  # 3.0
 
 include: "rules/common.smk"
 include: "rules/rule_inputs.smk"
+include: "rules/mquake_inputs.smk"
 include: "rules/data.smk"
+include: "rules/mquake.smk"
 include: "rules/stats.smk"
 include: "rules/edit.smk"
 include: "rules/norms.smk"

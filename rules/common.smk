@@ -7,6 +7,7 @@ from pathlib import Path
 
 import seqedit.mirror as seqedit_mirror
 import seqedit.mirror_keys as mirror_keys
+import seqedit.model_keys as model_keys
 
 from seqedit.data.registry import CORPORA
 from seqedit.data.registry import DATASETS
@@ -96,6 +97,9 @@ SEED = config.get("seed", 0)
 THREADS = {"edit": 1, "downstream": 1, "stats": 2, **config.get("threads", {})}
 # the mirror is a location: jobs read it from $SEQEDIT_MIRROR_DIR; rules track the content of the files they read
 MIRROR = seqedit_mirror.export(config.get("data_mirror"))
+# so is a local model (models.<m>.path): jobs read it from $SEQEDIT_MODEL_PATHS, the model rule tracks the content
+# key of its files (seqedit.model_keys); without a path there is no key and nothing changes
+MODEL_KEYS = model_keys.export({m: block.get("path") for m, block in MODELS_CFG.items()})
 
 
 def hparams(method, model):

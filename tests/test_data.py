@@ -260,9 +260,13 @@ def test_mquake_format(tmp_path):
         "questions": MQUAKE[0]["questions"],
         "new_answer": "Narendra Modi",
         "new_answer_aliases": ["Modi", "NaMo"],
+        "answer": "Brian Epstein",
+        "answer_aliases": ["Brian Samuel Epstein"],
         "single_hops": [
-            {"question": "Who performed Hey Jude?", "cloze": "Hey Jude was performed by", "answer": "Madonna"},
-            {"question": "Who is the director of Madonna?", "cloze": "The director of Madonna is", "answer": "Narendra Modi"},
+            {"question": "Who performed Hey Jude?", "cloze": "Hey Jude was performed by", "answer": "Madonna",
+             "answer_aliases": []},
+            {"question": "Who is the director of Madonna?", "cloze": "The director of Madonna is", "answer": "Narendra Modi",
+             "answer_aliases": []},
         ],
     }
     assert got[1]["id"] == "8000"
@@ -272,8 +276,10 @@ def test_mquake_format(tmp_path):
             "question": "What is the country of citizenship of Narendra Modi?",
             "cloze": "Narendra Modi is a citizen of",
             "answer": "Australia",
+            "answer_aliases": [],
         }
     ]
+    assert (got[1]["answer"], got[1]["answer_aliases"]) == (None, [])  # no pre-edit answer in that record
 
 
 def test_jsonl_raw_input(tmp_path):
@@ -348,8 +354,9 @@ def test_registry_entries():
                                "mqd_tf", "mqd_mc", "mqd_dg"}
     assert registry.DATASETS["counterfact"].urls[0] == "https://rome.baulab.info/data/dsets/counterfact.json"
     assert registry.DATASETS["zsre"].urls[0] == "https://rome.baulab.info/data/dsets/zsre_mem_eval.json"
-    assert registry.DATASETS["mquake"].urls[0].endswith("princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json")
-    assert registry.DATASETS["mquake_v2"].urls[0].endswith("MQuAKE/main/datasets/MQuAKE-CF-3k-v2.json")
+    pinned = f"princeton-nlp/MQuAKE/{registry.MQUAKE_COMMIT}"  # a commit, not the moving `main`
+    assert registry.DATASETS["mquake"].urls[0].endswith(f"{pinned}/datasets/MQuAKE-CF-3k.json")
+    assert registry.DATASETS["mquake_v2"].urls[0].endswith(f"{pinned}/datasets/MQuAKE-CF-3k-v2.json")
     assert "counterfact/counterfact_edit_easyedit_first2000.json" in registry.DATASETS["counterfact"].mirror_files
     # the authors' files: EasyEdit's zsRE train split and counterfact-edit, from EasyEdit's data archive
     for name, member in [("zsre_mend_train", "zsre_mend_train_10000.json"),

@@ -232,9 +232,12 @@ MQ_CASE = {
 
 
 def test_answer_matching_rules():
-    assert mquake.matches(" arabic language.", ["Arabic", "Arabic language"], "exact")
-    assert not mquake.matches("English", ["Arabic", "Arabic language"], "exact")
-    assert not mquake.matches("Arabic, I think", ["Arabic"], "exact")
+    # exact = MQuAKE's `ans == new_answer or ans in new_answer_alias` (run_mello.ipynb): case-sensitive equality
+    assert mquake.matches("Arabic language", ["Arabic", "Arabic language"], "exact")
+    assert not mquake.matches("arabic language.", ["Arabic", "Arabic language"], "exact")
+    assert mquake.matches(" arabic language.", ["Arabic", "Arabic language"], "normalised")
+    assert not mquake.matches("English", ["Arabic", "Arabic language"], "normalised")
+    assert not mquake.matches("Arabic, I think", ["Arabic"], "normalised")
     assert mquake.matches("Arabic, I think", ["Arabic"], "prefix")
     assert not mquake.matches("Arabica beans", ["Arabic"], "prefix")  # word boundary
 
@@ -247,20 +250,21 @@ def test_multi_hop_alias_counts_and_a_wrong_answer_does_not(lm):
     model.script("Hey Jude was performed by", "Madonna and friends")
     model.script("The official language of Madonna is", "English")
     wrong = dict(MQ_CASE, id="8", questions=[q1])
-    block, correct = mquake.mquake_metrics(model, tok, [MQ_CASE, wrong], max_new_tokens=6, n_fewshot=2)
-    assert correct == [True, False]
+    block, per_case = mquake.mquake_metrics(model, tok, [MQ_CASE, wrong], mquake.handmade_prompt(2),
+                                            max_new_tokens=6)
+    assert [c["multi_hop"] for c in per_case] == [True, False]
     assert block["multi_hop_accuracy"] == 0.5
     assert block["single_hop_accuracy"] == 0.5  # Madonna right (prefix), Arabic wrong; same for both cases
     assert (block["n_cases"], block["n_questions"], block["n_hops"]) == (2, 3, 4)
-    assert "exact" in block["match_rule"]
+    assert "exact" in block["match_rule"] and "hand-made 2-shot" in block["prompt"]
 
 
 def test_fewshot_prompt_format():
-    p = mquake.fewshot_prompt("Who?", 2)
+    p = mquake.handmade_prompt(2).query("Who?")
     lines = p.split("\n")
     assert len(lines) == 3 and lines[-1] == "Q: Who? A:" and all(x.startswith("Q: ") for x in lines)
     with pytest.raises(ValueError, match="n_fewshot"):
-        mquake.fewshot_prompt("Who?", 99)
+        mquake.handmade_prompt(99)
 
 
 def test_sequential_efficacy_of_an_mquake_case_is_the_mean_over_rewrites(lm):
@@ -406,12 +410,14 @@ def test_mquake_case_makes_four_weight_edits_and_resumes(tmp_path, smollm2_dir, 
     assert len(rows_from_log(m2["log"])) == 8  # FT edits one layer: one norms row per weight edit
     from seqedit.evaluation.cli import evaluate
 
-    opts = EvalOptions(mquake_tokens=4, mquake_fewshot=1)
+    opts = EvalOptions(mquake_tokens=4, mquake_fewshot=1, mquake_prompt="handmade")
     res = evaluate(str(smollm2_dir), str(tmp_path / "step_2.safetensors"), str(requests), "immediate", device="cpu",
                    options=opts)
     assert res["n_edits"] == 2 and res["protocol"] == "immediate" and "counterfact" not in res
-    assert set(res["mquake"]) == {"multi_hop_accuracy", "single_hop_accuracy", "n_cases", "n_questions", "n_hops",
-                                  "match_rule"}
+    assert set(res["mquake"]) == {"multi_hop_accuracy", "multi_hop_accuracy_pre_edit", "single_hop_accuracy",
+                                  "n_cases", "n_cases_pre_edit", "n_questions", "n_hops", "prompt", "prompt_source",
+                                  "prompt_sha256", "prompt_fallback", "match_rule"}
+    assert res["mquake"]["n_cases_pre_edit"] == 2  # MQuAKE-hard has the answer before editing
     assert (res["mquake"]["n_cases"], res["mquake"]["n_hops"]) == (2, 8)
     assert res["efficacy"] == res["protocols"]["immediate"]["efficacy"] and res["specificity"] is None
 

@@ -27,3 +27,10 @@ def tasks_key(root: str | None, tasks) -> str:
     if not root:
         return "online"
     return ";".join(f"{key}={content_key(root, [TASKS[key].file], 'absent')}" for key in sorted(tasks))
+
+
+def prompt_key(root: str | None, name: str) -> str:
+    from .data.registry import get_prompt_spec
+
+    spec = get_prompt_spec(name)
+    return content_key(root, spec.mirror_files, "url:" + " ".join(spec.urls))

@@ -5,24 +5,38 @@ import argparse
 import json
 
 from ..mirror import mirror_root
-from .registry import CORPORA, DATASETS, UnknownNameError
+from .registry import CORPORA, DATASETS, PROMPTS, UnknownNameError
 
 
 def cli(command: str, argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog=f"seqedit {command}")
     if command == "download-data":
-        p.description = "fetch a raw dataset file: copy it from a data mirror, else download its canonical URL"
-        p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")
+        p.description = ("fetch a raw dataset file or a prompt file: copy it from a data mirror, else download its "
+                         "canonical URL")
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument("--dataset", help=f"one of: {', '.join(sorted(DATASETS))}")
+        which.add_argument("--prompt", help=f"a prompt file, one of: {', '.join(sorted(PROMPTS))} (output: JSON)")
+        p.add_argument("--fallback", choices=["handmade"], default=None,
+                       help="with --prompt: when no location works, write an 'unavailable' record instead of failing")
         p.add_argument("--out", required=True, help="output file, e.g. resources/data/NAME.json")
         p.add_argument("--mirror", default=None, help="local data mirror folder, tried before the URL (default: "
                        "$SEQEDIT_MIRROR_DIR, set by the workflow from config data_mirror)")
         p.add_argument("--timeout", type=float, default=60.0, help="download timeout in seconds")
         p.add_argument("--no-download", action="store_true", help="never go online")
         a = p.parse_args(argv)
-        from .fetch import download_dataset
+        if a.prompt:
+            from .prompt_files import download_prompt
 
-        rec = _run(download_dataset, a.dataset, a.out, mirror_root(a.mirror), timeout=a.timeout,
-                   allow_download=not a.no_download)
+            rec = _run(download_prompt, a.prompt, a.out, mirror_root(a.mirror), timeout=a.timeout,
+                       allow_download=not a.no_download, fallback=a.fallback)
+            rec = {k: v for k, v in rec.items() if k != "text"}
+        else:
+            if a.fallback:
+                p.error("--fallback goes with --prompt")
+            from .fetch import download_dataset
+
+            rec = _run(download_dataset, a.dataset, a.out, mirror_root(a.mirror), timeout=a.timeout,
+                       allow_download=not a.no_download)
     elif command == "prepare-data":
         p.description = "normalise the records of a raw dataset (all, or the first N) into edit requests (JSON lines)"
         p.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(DATASETS))}")

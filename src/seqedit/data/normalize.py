@@ -9,8 +9,9 @@ Every request::
      "paraphrase_prompts": [str], "locality_prompts": [str], "locality_answers": [str]}
 
 MQuAKE requests also carry ``requested_rewrites`` ([{subject, prompt, target_new, target_true}], prompts filled),
-``questions``, ``new_answer``, ``new_answer_aliases`` and ``single_hops`` ([{question, cloze, answer}] along the
-*new* chain); their top-level subject/prompt/targets are those of the first rewrite, and their paraphrase and
+``questions``, ``new_answer``, ``new_answer_aliases``, ``answer`` / ``answer_aliases`` (the answer before editing;
+null / [] when the file lacks them) and ``single_hops`` ([{question, cloze, answer, answer_aliases}] along the *new*
+chain: MQuAKE's ``new_single_hops`` with their ``answer_alias``); their top-level subject/prompt/targets are those of the first rewrite, and their paraphrase and
 locality lists are empty (MQuAKE has none).
 
 The format is detected per record:
@@ -51,7 +52,8 @@ BASE_FIELDS = (
     "locality_prompts",
     "locality_answers",
 )
-MQUAKE_FIELDS = ("requested_rewrites", "questions", "new_answer", "new_answer_aliases", "single_hops")
+MQUAKE_FIELDS = ("requested_rewrites", "questions", "new_answer", "new_answer_aliases", "answer", "answer_aliases",
+                 "single_hops")
 
 
 class RecordError(ValueError):
@@ -254,6 +256,9 @@ def _mquake(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
     out["questions"] = r.str_list(rec, "questions")
     out["new_answer"] = r.str_(rec, "new_answer")
     out["new_answer_aliases"] = r.str_list(rec, "new_answer_alias", optional=True)
+    # the answer before editing (MQuAKE's pre-edit check of the unedited model), when the file has it
+    out["answer"] = r.str_(rec, "answer", optional=True)
+    out["answer_aliases"] = r.str_list(rec, "answer_alias", optional=True)
     hops = []
     if "new_single_hops" in rec:
         for k, hop in enumerate(r.get(rec, "new_single_hops", list)):
@@ -265,12 +270,13 @@ def _mquake(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
                     "question": r.str_(hop, "question", f"{f}.question"),
                     "cloze": r.str_(hop, "cloze", f"{f}.cloze", optional=True),
                     "answer": r.str_(hop, "answer", f"{f}.answer"),
+                    "answer_aliases": r.str_list(hop, "answer_alias", f"{f}.answer_alias", optional=True),
                 }
             )
-    else:  # fall back to the edited hops themselves
+    else:  # fall back to the edited hops themselves (no aliases: the rewrite names one target)
         for k, (rw, norm) in enumerate(zip(rws, rewrites)):
             q = r.str_(rw, "question", f"requested_rewrite[{k}].question", optional=True)
-            hops.append({"question": q, "cloze": norm["prompt"], "answer": norm["target_new"]})
+            hops.append({"question": q, "cloze": norm["prompt"], "answer": norm["target_new"], "answer_aliases": []})
     out["single_hops"] = hops
     return out
 

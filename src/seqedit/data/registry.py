@@ -16,6 +16,18 @@ COUNTERFACT_EASYEDIT = "counterfact-easyedit"  # prompt, target_new, subject, gr
 ZSRE_MEND = "zsre-mend"  # subject, src, rephrase, alt, answers, loc, loc_ans (ROME zsre_mem_eval / MEND / EasyEdit)
 MQUAKE = "mquake"  # requested_rewrite [..], questions, new_answer, new_answer_alias, new_single_hops
 
+# The CounterFact variant each record format is, named in the tables and captions (Par / Spe / PS / NS are over
+# these prompts, so their meaning changes with the variant): seqedit.data.variants finds the format that runs.
+VARIANTS = {
+    COUNTERFACT_ROME: "ROME's counterfact.json (2 paraphrases, 10 neighbourhood prompts per request)",
+    COUNTERFACT_EASYEDIT: "EasyEdit's counterfact-edit (1 rephrase, 1 neighbourhood prompt per request)",
+}
+
+# princeton-nlp/MQuAKE at the commit the files are read from: main on 2024-09-12 ("update mquake-cf-3k-v2"), the
+# last commit; prompts/ is unchanged since the release commit a4f38bbb (2023-06-08)
+MQUAKE_COMMIT = "fb43dadc2d8cd19d08ce81c63d957b59deb3f3cd"
+MQUAKE_RAW = f"https://raw.githubusercontent.com/princeton-nlp/MQuAKE/{MQUAKE_COMMIT}"
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -28,6 +40,8 @@ class DatasetSpec:
     archive_member: str | None = None
     # a dataset built by seqedit (``seqedit build-mqd``) from the raw file of this other registry dataset
     built_from: str | None = None
+    # record format of the file at ``urls`` (a mirror file's own format is read from it: seqedit.data.variants)
+    url_format: str | None = None
 
 
 # EasyEdit's data archive, linked from its README ("Datasets for Factual Knowledge", Google Drive file
@@ -53,6 +67,7 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             formats=(COUNTERFACT_ROME, COUNTERFACT_EASYEDIT),
             description="CounterFact (Meng et al. 2022); ROME format, or EasyEdit's counterfact-edit split",
+            url_format=COUNTERFACT_ROME,
         ),
         DatasetSpec(
             name="zsre",
@@ -92,6 +107,7 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             formats=(COUNTERFACT_EASYEDIT,),
             archive_member="counterfact-edit.json",
+            url_format=COUNTERFACT_EASYEDIT,
             description=(
                 "CounterFact as EasyEdit's counterfact-edit.json (one rephrase, one locality prompt per record), "
                 "the file the D4S authors' code loads; from EasyEdit's data archive"
@@ -99,7 +115,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="mquake",
-            urls=("https://raw.githubusercontent.com/princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k.json",),
+            urls=(f"{MQUAKE_RAW}/datasets/MQuAKE-CF-3k.json",),
             mirror_files=(
                 "MQuAKE-CF-3k.json",
                 "mquake/MQuAKE-CF-3k.json",
@@ -110,7 +126,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="mquake_v2",
-            urls=("https://raw.githubusercontent.com/princeton-nlp/MQuAKE/main/datasets/MQuAKE-CF-3k-v2.json",),
+            urls=(f"{MQUAKE_RAW}/datasets/MQuAKE-CF-3k-v2.json",),
             mirror_files=("MQuAKE-CF-3k-v2.json", "mquake/MQuAKE-CF-3k-v2.json"),
             formats=(MQUAKE,),
             description="MQuAKE-CF-3k v2, the maintainers' corrected release (v1 has conflicting edits); the paper "
@@ -132,6 +148,41 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
     ]
 }
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """A prompt file a metric reads (data, fetched like the datasets; never committed to this repository)."""
+
+    name: str
+    urls: tuple[str, ...]  # canonical locations, pinned to a commit
+    mirror_files: tuple[str, ...]  # relative to the data mirror
+    sha256: str  # of the file at the pinned commit: a copy that differs is refused
+    description: str = ""
+
+
+PROMPTS: dict[str, PromptSpec] = {
+    spec.name: spec
+    for spec in [
+        PromptSpec(
+            name="mquake_multihop",
+            urls=(f"{MQUAKE_RAW}/prompts/multihop-prompts.txt",),
+            mirror_files=("mquake/multihop-prompts.txt", "multihop-prompts.txt"),
+            sha256="1d6f48038599dec1ea63080c07f946f47f57c3227a3428b0efdca88cf566de17",
+            description=(
+                "MQuAKE's in-context examples for multi-hop questions (prompts/multihop-prompts.txt, 16 "
+                "'Q: ... A: ...' lines; README 'Multi-hop questions'), 1135 bytes"
+            ),
+        ),
+    ]
+}
+
+
+def get_prompt_spec(name: str) -> PromptSpec:
+    try:
+        return PROMPTS[name]
+    except KeyError:
+        raise UnknownNameError(f"unknown prompt file {name!r}; known: {', '.join(sorted(PROMPTS))}") from None
 
 
 @dataclass(frozen=True)

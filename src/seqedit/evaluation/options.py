@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .mquake import FEWSHOT, MATCH_RULES
+from .mquake import FEWSHOT, MATCH_RULES, PROMPT_FALLBACKS, PROMPT_KINDS
 
 PROTOCOLS = ("sequential", "immediate")
 
@@ -19,6 +19,10 @@ class EvalOptions:
     mquake_fewshot: int = 4
     mquake_match: str = "exact"
     seed: int = 0
+    # MQuAKE's multi-hop prompt (``mquake``: its file, read from ``mquake_prompt_file``) or ``handmade``
+    mquake_prompt: str = "mquake"
+    mquake_prompt_file: str | None = None
+    mquake_prompt_fallback: str = "fail"  # what the prompt file's download does without MQuAKE's file (config only)
 
     def check(self) -> None:
         def positive(value, key, minimum=1):
@@ -35,6 +39,12 @@ class EvalOptions:
         if self.mquake_match not in MATCH_RULES:
             raise ValueError(f"config evaluation.mquake.match must be one of {', '.join(MATCH_RULES)}, "
                              f"got {self.mquake_match!r}")
+        if self.mquake_prompt not in PROMPT_KINDS:
+            raise ValueError(f"config evaluation.mquake.prompt must be one of {', '.join(PROMPT_KINDS)}, "
+                             f"got {self.mquake_prompt!r}")
+        if self.mquake_prompt_fallback not in PROMPT_FALLBACKS:
+            raise ValueError(f"config evaluation.mquake.prompt_fallback must be one of {', '.join(PROMPT_FALLBACKS)}, "
+                             f"got {self.mquake_prompt_fallback!r}")
 
 
 def check_protocol(protocol: str) -> None:
