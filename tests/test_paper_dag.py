@@ -24,7 +24,7 @@ from seqedit.report import figure_outputs, table_outputs
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
 GPU_RULES = {"layer_stats", "edit", "edit_metrics", "downstream_base", "downstream"}
-CPU_RULES = {"model", "download_data", "prepare_data", "corpus", "norms", "report_figures_tables"}
+CPU_RULES = {"model", "download_data", "download_prompt", "prepare_data", "corpus", "norms", "report_figures_tables"}
 
 
 def dry_run(config: Path, workdir: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -112,7 +112,11 @@ def expected_jobs(cfg) -> Counter:
     checkpoints = sum(len(steps_for(cfg, d)) for _, d, _ in runs)
     downstream = sum(len(steps_for(cfg, d)) for _, d, _ in runs if has_downstream(cfg, d))
     n_stats = 0 if cfg["stats"].get("path") else sum(needs_stats(cfg, mo) for mo in models)
-    want = Counter(model=len(models), download_data=len(sources), prepare_data=len(datasets),
+    # MQuAKE's prompt file (one job, read by the MQuAKE datasets' edit metrics) unless the config asks for ours
+    mquake_prompt = (cfg.get("evaluation", {}).get("mquake", {}).get("prompt", "mquake") == "mquake"
+                     and any(s.startswith("mquake") for s in sources))
+    want = Counter(model=len(models), download_data=len(sources), download_prompt=int(mquake_prompt),
+                   prepare_data=len(datasets),
                    corpus=1 if n_stats else 0, layer_stats=n_stats,
                    edit=checkpoints, edit_metrics=checkpoints, downstream=downstream,
                    downstream_base=len(models), norms=len(runs), report_figures_tables=len(models), all=1)
