@@ -45,8 +45,9 @@ rule report_figures_tables:
         datasets=" ".join(DATASETS_CFG),
         steps=" ".join(map(str, sorted({s for d in DATASETS_CFG for s in steps_for(d)}))),
         config=CONFIG_FILE,
+        general_perplexity=lambda w, input: general_perplexity_option(w, input),
     shell:
         "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
         "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
-        "--tables-dir results/tables/{wildcards.model} --config {params.config} > {log} 2>&1"
+        "--tables-dir results/tables/{wildcards.model} --config {params.config} {params.general_perplexity} > {log} 2>&1"

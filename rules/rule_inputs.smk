@@ -64,6 +64,7 @@ def report_inputs(model):
     (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike)."""
     runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
     return {
+        **general_perplexity_report_inputs(model),  # held-out perplexity, when configured (general_perplexity_inputs)
         "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "downstream": [f"results/downstream/{model}/base.json"]

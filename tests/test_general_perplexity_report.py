@@ -173,3 +173,28 @@ def test_table_and_fig6_row(tmp_path):
     ys = {line.get_label(): list(line.get_ydata()) for line in ppl_ax.get_lines() if line.get_label()[0] != "_"}
     assert ys["ROME"] == pytest.approx([0.0, 100 * (math.sqrt(1.1) - 1), 10.0])
     assert len(fig6_norms_methods(None, None).axes) == 2  # without the measure: the figure as before
+
+
+def test_report_command_writes_the_table_figure_and_claims(tmp_path):
+    import pandas as pd
+
+    from seqedit.report.cli import cli
+
+    paths = [write(tmp_path, BASE)] + [write(tmp_path, BASE + math.log(1 + r), "zsre", m, 100)
+                                       for m, r in (("rome", 0.2), ("memit", 0.1), ("d4s", 0.0))]
+    out = tmp_path / "out"
+    cli("report", ["--model", "m", "--general-perplexity", *map(str, paths), "--tables-dir", str(out / "t"),
+                   "--figures-dir", str(out / "f"), "--formats", "png"])
+    table = pd.read_csv(out / "t" / "table_general_perplexity.csv")
+    assert list(table["method"].fillna("base")) == ["base", "rome", "memit", "d4s"]
+    assert list(table["change_pct"].round(2)) == [0.0, 20.0, 10.0, 0.0]
+    claims_csv = pd.read_csv(out / "t" / "claims.csv")
+    # (C1-C6 need the norms of a main dataset; C8 does not) one dataset: C8 cannot tell
+    assert claims_csv.set_index("claim").loc["C8 (perplexity)", "verdict"] == verdicts.INCONCLUSIVE
+    assert (out / "f" / "fig6_norms_methods.png").stat().st_size > 0
+    prov = json.loads((out / "t" / "table_general_perplexity.provenance.json").read_text())
+    assert prov["inputs"]["general_perplexity"] == [str(p) for p in paths]
+    # without the option: no perplexity rows, the table says no data
+    cli("report", ["--model", "m", "--tables-dir", str(out / "t2")])
+    assert "no data" in (out / "t2" / "table_general_perplexity.md").read_text()
+    assert not pd.read_csv(out / "t2" / "claims.csv")["claim"].str.contains("perplexity").any()

@@ -176,7 +176,8 @@ def test_all_outputs_exist(report):
     assert produced == set(expected)
     assert {"fig2_downstream", "fig5_bottleneck", "fig5_norms_per_layer", "fig6_norms_methods",
             "fig8_edit_metrics"} == set(FIGURES)
-    assert {"claims", "table2_zsre", "table3_counterfact_mquake", "table4_downstream"} == set(TABLES)
+    assert {"claims", "table2_zsre", "table3_counterfact_mquake", "table4_downstream",
+            "table_general_perplexity"} == set(TABLES)
 
 
 # ----------------------------------------------------------------------------------------------------------------

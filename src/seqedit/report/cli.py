@@ -68,10 +68,11 @@ def make_report(
     window: int | None = None,
     norm_agg: str = "mean",
     formats: Sequence[str] = FIGURE_FORMATS,
+    general_perplexity: Sequence[str | Path] | None = None,
 ) -> list[Path]:
     """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
     be None to skip it). Returns the written paths."""
-    from . import claims, figures, provenance
+    from . import claims, figures, general_ppl, provenance
     from .load import load_downstream, load_metrics, load_norms
     from .render import write_table
     from .table2 import table2, table2_latex, table2_markdown
@@ -94,6 +95,9 @@ def make_report(
     norms_df = _filter(norms_df, model, methods, datasets, "norms")
     metrics_df = _filter(metrics_df, model, methods, datasets, "metrics")
     ds_df = _filter(ds_df, model, methods, datasets, "downstream")
+    # the held-out perplexity (issue 9): None = not configured (no such rows in the claims, no Fig. 6 row (d))
+    gp_df = None if general_perplexity is None else _filter(
+        general_ppl.load_general_perplexity(general_perplexity), model, methods, datasets, "general perplexity")
 
     prov = provenance.collect(config_path=config_path, config=config)
     prov["model"] = model
@@ -101,6 +105,7 @@ def make_report(
         "norms": [str(p) for p in norms or []],
         "metrics": [str(p) for p in metrics or []],
         "downstream": [str(p) for p in downstream or []],
+        "general_perplexity": [str(p) for p in general_perplexity or []],
     }
     written: list[Path] = []
 
@@ -110,7 +115,8 @@ def make_report(
             "fig2_downstream": lambda: figures.fig2_downstream(ds_df, **kw),
             "fig5_bottleneck": lambda: figures.fig5_bottleneck(norms_df, window=window, **kw),
             "fig5_norms_per_layer": lambda: figures.fig5_norms_per_layer(norms_df, **kw),
-            "fig6_norms_methods": lambda: figures.fig6_norms_methods(norms_df, ds_df, agg=norm_agg, **kw),
+            "fig6_norms_methods": lambda: figures.fig6_norms_methods(norms_df, ds_df, agg=norm_agg,
+                                                                      general_perplexity=gp_df, **kw),
             "fig8_edit_metrics": lambda: figures.fig8_edit_metrics(metrics_df, **kw),
         }
         assert set(figs) == set(FIGURES)
@@ -130,12 +136,15 @@ def make_report(
             "table4_downstream": f"Table 4{on}: downstream before/after sequential editing (%)",
         }
         titles["claims"] = f"The paper's claims{on}, tested on this run"
-        claims_df = claims.claims_table(norms_df, metrics_df, ds_df)
+        titles["table_general_perplexity"] = f"Held-out perplexity{on} before/after sequential editing"
+        claims_df = claims.claims_table(norms_df, metrics_df, ds_df, general_perplexity=gp_df)
         render = {
             "claims": (claims_df, claims.claims_markdown, claims.claims_latex),
             "table2_zsre": (t2, table2_markdown, table2_latex),
             "table3_counterfact_mquake": (t3, table3_markdown, table3_latex),
             "table4_downstream": (t4, table4_markdown, table4_latex),
+            "table_general_perplexity": (general_ppl.change_table(gp_df), general_ppl.general_perplexity_markdown,
+                                         general_ppl.general_perplexity_latex),
         }
         assert set(render) == set(TABLES)
         for name in TABLES:
@@ -159,6 +168,9 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
                    help="results/metrics/{model}/{dataset}/{method}/step_{k}.json files")
     p.add_argument("--downstream", nargs="*", default=[],
                    help="results/downstream/{model}/base.json and .../{dataset}/{method}/step_{k}.json files")
+    p.add_argument("--general-perplexity", nargs="*", default=None,
+                   help="results/perplexity_general/{model}/base.json and .../{dataset}/{method}/step_{k}.json files "
+                   "(the held-out perplexity; omit when the config does not enable it)")
     p.add_argument("--results-dir", help="glob the inputs of --model under this folder when no list is given")
     p.add_argument("--figures-dir", help="output folder of the figures (omit to skip figures)")
     p.add_argument("--tables-dir", help="output folder of the tables (omit to skip tables)")
@@ -209,6 +221,7 @@ def cli(command: str, argv: list[str]) -> None:
         window=args.window,
         norm_agg=args.norm_agg,
         formats=tuple(args.formats),
+        general_perplexity=args.general_perplexity,
     )
     for p in written:
         log.info("wrote %s", p)

@@ -24,6 +24,9 @@ TABLES: dict[str, str] = {
                                  "MQuAKE (multi-hop, single-hop accuracy) per method at the last checkpoint",
     "table4_downstream": "Table 4: downstream scores (%) of the base model and of the last checkpoint, change in "
                          "parentheses",
+    "table_general_perplexity": "Held-out perplexity of the base model and of each checkpoint, with the change "
+                                "(%) and its paired 95% bootstrap interval over the text blocks (issue 9; 'no data' "
+                                "unless config general_perplexity enables it)",
     "claims": "The paper's claims C1-C6: evidence from this run and a verdict computed from the result files "
               "(reproduced / not reproduced / inconclusive)",
 }
