@@ -48,8 +48,9 @@ def cli(command: str, argv: list[str]) -> None:
 
         skipped: dict = {}
         reqs = _run(prepare_dataset, a.dataset, a.raw, a.n, a.out, skipped=skipped)
+        # the summary (the job's log): how many records were left out, and each one's index, id and reason
         rec = {"dataset": a.dataset, "requests": len(reqs), "path": a.out, "skipped": len(skipped),
-               "skipped_records": {str(i): why for i, why in skipped.items()}}
+               "skipped_records": [{"record": i, **why} for i, why in sorted(skipped.items())]}
     elif command == "build-mqd":
         p.description = "build an MQD question form (our rebuild of the paper's Multi-Question Dataset) as requests"
         p.add_argument("--dataset", required=True, help="mqd_tf, mqd_mc or mqd_dg")

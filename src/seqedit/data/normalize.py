@@ -301,23 +301,42 @@ def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike
     return _NORMALISERS[fmt](r, rec, spec.name, index)
 
 
+def _blank(x) -> bool:
+    return not str(x or "").strip()
+
+
 def unusable(req: dict) -> str | None:
-    """Why a normalised request cannot be edited or evaluated (None: it can)."""
-    if not str(req.get("target_new") or "").strip():
+    """Why a normalised request cannot be edited or evaluated (None: it can). An empty answer, paraphrase or locality
+    prompt is never evaluated as if it were one; a CounterFact or zsRE request without any paraphrase or locality
+    prompt has no Par or Spe (MQuAKE has neither by design: its questions are checked instead)."""
+    if _blank(req.get("target_new")):
         return "empty target_new"
-    if "target_true" in req and req["target_true"] is not None and not str(req["target_true"]).strip():
+    if req.get("target_true") is not None and _blank(req["target_true"]):
         return "empty target_true"
-    if any(not str(p).strip() for p in req.get("paraphrase_prompts") or []):
+    if any(_blank(p) for p in req.get("paraphrase_prompts") or []):
         return "empty paraphrase prompt"
-    if any(not str(a).strip() for a in req.get("locality_answers") or []):
+    if any(_blank(p) for p in req.get("locality_prompts") or []):
+        return "empty locality prompt"
+    if any(_blank(a) for a in req.get("locality_answers") or []):
         return "empty locality answer"
+    if "requested_rewrites" in req:  # MQuAKE
+        if not req.get("questions") or any(_blank(q) for q in req["questions"]):
+            return "no multi-hop question" if not req.get("questions") else "empty multi-hop question"
+        if _blank(req.get("new_answer")):
+            return "empty new_answer"
+        return None
+    if not req.get("paraphrase_prompts"):
+        return "no paraphrase prompt"
+    if not req.get("locality_prompts"):
+        return "no locality prompt"
     return None
 
 
 def normalize_records(records: list, dataset: str, n: int | None, path: str | os.PathLike = "<records>",
                       skipped_out: dict | None = None) -> list[dict]:
     """The first ``n`` usable records of ``records`` (None: all), normalised; raises ValueError when fewer exist.
-    Records that cannot be used are skipped, each with its reason in ``skipped_out`` ({record index: reason})."""
+    Records that cannot be used (:func:`unusable`) are skipped, each in ``skipped_out`` as {record index: {"id":
+    request id, "reason": why}}; their ids are never reused, so the ids of the other requests do not shift."""
     if n is None:
         n = len(records)
         all_records = True
@@ -336,7 +355,7 @@ def normalize_records(records: list, dataset: str, n: int | None, path: str | os
         if reason:
             skipped.append(index)
             if skipped_out is not None:
-                skipped_out[index] = reason
+                skipped_out[index] = {"id": req["id"], "reason": reason}
             continue
         if req["id"] in seen:
             raise RecordError(path, index, "id", f"duplicate id {req['id']!r} (also record {seen[req['id']]})")
@@ -349,7 +368,8 @@ def normalize_records(records: list, dataset: str, n: int | None, path: str | os
             f"and only {len(out)} usable{extra}"
         )
     if skipped:
-        print(f"[seqedit] {path}: skipped {len(skipped)} unusable records {skipped}", file=sys.stderr)
+        print(f"[seqedit] {path}: skipped {len(skipped)} unusable records {skipped} (see the summary for ids and "
+              "reasons)", file=sys.stderr)
     return out
 
 
@@ -358,7 +378,7 @@ def prepare_dataset(dataset: str, raw: str | os.PathLike, n: int | None, out: st
     """Normalise the first ``n`` records of ``raw`` (None: every record) and write them as JSON lines to ``out``
     (atomically). The workflow prepares every record, so the file does not depend on ``n_requests`` and raising
     it only adds edit jobs (the chain of the requests already edited is kept). ``skipped`` receives
-    {record index: reason} of the records left out."""
+    {record index: {"id", "reason"}} of the records left out."""
     registry.get_dataset_spec(dataset)  # unknown names fail before the file is read
     requests = normalize_records(load_records(raw), dataset, n, raw, skipped_out=skipped)
     with atomic_path(out, suffix=".jsonl") as tmp:
