@@ -10,7 +10,7 @@ import pandas as pd
 from .load import per_edit
 from .names import is_weightless, method_display, order_methods
 from .plot import auto_window, collect_legend, datasets_of, finish, grid, layer_label, methods_of, no_data, select, \
-    short_param, style, titled, weightless_note
+    short_param, style, titled, weight_edits_label, weightless_note
 
 PAPER_BOTTLENECK_METHODS = ("rome", "memit")
 SUCCESS_EPS = 1e-9
@@ -65,7 +65,7 @@ def fig5_bottleneck(norms: pd.DataFrame, methods=None, datasets=None, prov=None,
                 ax.plot(x[ok], succ[ok].rolling(w, min_periods=1).mean(), color="C2", lw=2.0,
                         label=f"share of successful edits ({rule}), rolling")
             ax.set_ylim(-0.03, 1.03)
-            style(ax, "edit index", "probability / share")
+            style(ax, weight_edits_label(g, "edit index"), "probability / share")
     title = "Fig. 5a - edit bottleneck: target probability reached per edit and share of successful edits"
     if used_windows:
         title += f" (rolling window {', '.join(str(w) for w in sorted(used_windows))} edits)"
@@ -98,7 +98,7 @@ def fig5_norms_per_layer(norms: pd.DataFrame, methods=None, datasets=None, prov=
                 lab = short_param(param) if dup else layer_label(param, layer)
                 ax.plot(s["edit"], s["mean_abs_w"], lw=1.2, color=cmap(k / max(1, len(params) - 1) * 0.9),
                         label=lab)
-            style(ax, "number of edits", "mean |W|")
+            style(ax, weight_edits_label(g), "mean |W|")
             ax.legend(fontsize=6, frameon=False)
             if is_weightless(method):
                 ax.text(0.02, 0.03, weightless_note(method), transform=ax.transAxes, fontsize=6, color="0.3",

@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 
 from .names import is_weightless, method_display, order_methods, order_plain, order_tasks
 from .plot import checkpoint_ticks, collect_legend, color_map, datasets_of, finish, grid, methods_of, no_data, \
-    select, style, titled
+    select, style, titled, weight_edits_label
 
 
 def downstream_average(ck: pd.DataFrame, base: pd.DataFrame) -> tuple[pd.Series, list[str]]:
@@ -101,7 +101,7 @@ def fig6_norms_methods(norms: pd.DataFrame, ds: pd.DataFrame | None = None, meth
             ax.plot(s.index, s.values, lw=1.4, color=colors[method], label=method_display(method))
             any_line = True
         if any_line:
-            style(ax, "number of edits",
+            style(ax, weight_edits_label(select(norms, dataset=dataset)),
                    "mean |W|" + (" (first edited layer)" if agg == "first" else " (avg. over edited layers)"))
         else:
             no_data(ax)

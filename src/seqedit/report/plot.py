@@ -150,3 +150,19 @@ def checkpoint_ticks(ax, xs) -> None:
 
 def auto_window(n: int) -> int:
     return max(1, min(100, n // 10))
+
+
+def weight_edits_label(norms: pd.DataFrame, default: str = "number of edits") -> str:
+    """The x label of a per-weight-edit panel (norms, the edit log): a request that applies several rewrites
+    (an MQuAKE case) makes one weight edit per rewrite, so such a panel counts rewrites, not requests."""
+    if "request" in norms and norms["request"].notna().any() \
+            and norms["edit"].nunique() > norms["request"].nunique():
+        return f"{default} (rewrites: an MQuAKE case edits one per rewrite)"
+    return default
+
+
+def requests_edited_label(metrics: pd.DataFrame, default: str = "number of edits") -> str:
+    """The x label of a per-checkpoint panel of edit metrics: for MQuAKE an edit is a case (all its rewrites)."""
+    if "mq_n_cases" in metrics and metrics["mq_n_cases"].notna().any():
+        return f"{default} (MQuAKE cases, each with all its rewrites)"
+    return default
