@@ -23,7 +23,9 @@ from seqedit.report import figure_outputs, table_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
-GPU_RULES = {"layer_stats", "edit", "edit_metrics", "downstream_base", "downstream"}
+GPU_RULES = {"layer_stats", "edit", "edit_metrics", "downstream_base", "downstream", "general_perplexity",
+             "general_perplexity_base"}
+RESOURCES_OF = {"general_perplexity": "downstream", "general_perplexity_base": "downstream"}  # rules/general_perplexity
 CPU_RULES = {"model", "download_data", "download_prompt", "prepare_data", "corpus", "norms", "report_figures_tables"}
 
 
@@ -99,6 +101,17 @@ def has_downstream(cfg, dataset) -> bool:
     return cfg["datasets"][dataset].get("downstream", True)
 
 
+def general_perplexity_steps(cfg, dataset) -> list[int]:
+    """Checkpoints the held-out perplexity scores (config `general_perplexity`, `datasets.<name>.general_perplexity`)."""
+    block = cfg.get("general_perplexity")
+    if not block or not block.get("enabled", True):
+        return []
+    steps = steps_for(cfg, dataset)
+    choice = cfg["datasets"][dataset].get("general_perplexity", block.get("checkpoints", "all"))
+    return {True: steps, "all": steps, False: [], "last": steps[-1:]}.get(choice, choice) \
+        if not isinstance(choice, list) else choice
+
+
 def needs_stats(cfg, model) -> bool:
     hp_dir = Path(cfg.get("hparams_dir") or ROOT / "config" / "hparams")
     return any(get_method(m).stats_layers(load_hparams(hp_dir / f"{m}.yaml", model, cfg.get("hparams_set", "tuned")))
@@ -111,6 +124,8 @@ def expected_jobs(cfg) -> Counter:
     sources = {cfg["datasets"][d].get("dataset", d) for d in datasets}
     checkpoints = sum(len(steps_for(cfg, d)) for _, d, _ in runs)
     downstream = sum(len(steps_for(cfg, d)) for _, d, _ in runs if has_downstream(cfg, d))
+    perplexity = sum(len(general_perplexity_steps(cfg, d)) for _, d, _ in runs)
+    perplexity_base = len({mo for mo, d, _ in runs if general_perplexity_steps(cfg, d)})
     n_stats = 0 if cfg["stats"].get("path") else sum(needs_stats(cfg, mo) for mo in models)
     # MQuAKE's prompt file (one job, read by the MQuAKE datasets' edit metrics) unless the config asks for ours
     mquake_prompt = (cfg.get("evaluation", {}).get("mquake", {}).get("prompt", "mquake") == "mquake"
@@ -119,7 +134,8 @@ def expected_jobs(cfg) -> Counter:
                    prepare_data=len(datasets),
                    corpus=1 if n_stats else 0, layer_stats=n_stats,
                    edit=checkpoints, edit_metrics=checkpoints, downstream=downstream,
-                   downstream_base=len(models), norms=len(runs), report_figures_tables=len(models), all=1)
+                   downstream_base=len(models), norms=len(runs), report_figures_tables=len(models), all=1,
+                   general_perplexity=perplexity, general_perplexity_base=perplexity_base)
     return +want  # drop zero counts
 
 
@@ -151,6 +167,11 @@ def test_paper_config_is_the_papers_setup(paper):
     assert {"ft", "rome", "memit", "d4s"} <= set(methods_for(paper, "mquake"))  # Table 3, no GRACE
     assert paper["stats"]["corpus"].startswith("wikipedia-") and paper["stats"]["n_samples"] == 100000
     assert paper["stats"]["dtype"] == "float32"
+    # C6's held-out perplexity: an online text (no mirror here), every zsRE checkpoint (Fig. 6c, Table 4)
+    assert paper["general_perplexity"]["corpus"] == "wikitext2-train"
+    assert general_perplexity_steps(paper, "zsre") == steps_for(paper, "zsre")
+    assert general_perplexity_steps(paper, long[0]) == steps_for(paper, long[0])
+    assert general_perplexity_steps(paper, "counterfact") == [3000]
 
 
 def test_paper_dag_job_count_per_rule(paper_dag, paper):
@@ -173,6 +194,8 @@ def test_paper_dag_makes_every_checkpoint_figure_and_table(paper_dag, paper):
                             f"results/metrics/{mo}/{d}/{me}/step_{s}.json"]
                     if has_downstream(paper, d):
                         want.append(f"results/downstream/{mo}/{d}/{me}/step_{s}.json")
+                    if s in general_perplexity_steps(paper, d):
+                        want.append(f"results/perplexity_general/{mo}/{d}/{me}/step_{s}.json")
                     for path in want:
                         assert path in outputs, path
     edits = {o for j in all_jobs if j["rule"] == "edit" for o in j["output"] if o.endswith(".safetensors")}
@@ -187,7 +210,7 @@ def test_paper_dag_resources_come_from_the_config(paper_dag, paper):
         res = job["resources"]
         kind = "gpu_rules" if job["rule"] in GPU_RULES else "cpu_rules"
         assert job["rule"] in GPU_RULES | CPU_RULES, job["rule"]
-        want = {**block[kind], **block.get("rules", {}).get(job["rule"], {})}
+        want = {**block[kind], **block.get("rules", {}).get(RESOURCES_OF.get(job["rule"], job["rule"]), {})}
         assert res.get("gpu") == (str(want["gpu"]) if want.get("gpu") else None), job
         assert res["mem_mb"] == str(want["mem_mb"]) and res["runtime"] == str(want["runtime"]), job
         assert res["cpus_per_task"] == str(job["threads"]), job

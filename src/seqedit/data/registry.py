@@ -224,7 +224,18 @@ CORPORA: dict[str, CorpusSpec] = {
             name="wikitext2-train-excerpt",
             split="paragraphs",
             mirror=MirrorFile("wikitext/wikitext2_raw_train_excerpt_hypertensor.txt", "ed14f9ef053842b4"),
-            description="an excerpt of WikiText-2 raw train without headings (mirror only), one document per paragraph",
+            description=(
+                "an excerpt of WikiText-2 raw train without headings, one document per paragraph; mirror only: no "
+                "canonical URL serves this exact text (the mirror's copy of NagusameCS/HyperTensor @ fe72643, "
+                "data/wikitext2_train_5k.txt, see its SOURCES.md). The held-out text of the general perplexity "
+                "(disjoint from wikitext2-test, the layer statistics' text); online, use wikitext2-train"
+            ),
+        ),
+        CorpusSpec(
+            name="wikitext2-train",
+            split="wikitext-articles",
+            hf=HFSource("Salesforce/wikitext", "wikitext-2-raw-v1", "train", rows_are_lines=True),
+            description="WikiText-2 raw v1 train split, one document per article (online only; 600 articles)",
         ),
         CorpusSpec(
             name="wikitext103-train",
