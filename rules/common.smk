@@ -182,7 +182,7 @@ def runs():
 
 # which rules take which resource class (config `resources.gpu_rules` / `resources.cpu_rules`)
 RESOURCE_CLASSES = {
-    "gpu_rules": ("layer_stats", "edit", "edit_metrics", "downstream_base", "downstream"),
+    "gpu_rules": ("layer_stats", "edit", "edit_metrics", "edit_metrics_base", "downstream_base", "downstream"),
     "cpu_rules": ("model", "download_data", "prepare_data", "corpus", "norms", "report_figures_tables"),
 }
 

@@ -28,6 +28,36 @@ rule edit_metrics:
         "--out {output} > {log} 2>&1"
 
 
+rule edit_metrics_base:
+    """Edit metrics of the unedited model (0 edits), the reference row of Tables 2 and 3: edit_metrics' code and
+    options on the requests of the dataset's longest chain (`seqedit edit-metrics --unedited`)."""
+    input:
+        model="resources/models/{model}",
+        requests="results/data/{dataset}.jsonl",
+        prompt=mquake_prompt_input,  # MQuAKE datasets only (rules/mquake_inputs.smk)
+    output:
+        "results/metrics/{model}/{dataset}/base.json",
+    log:
+        "logs/edit_metrics/{model}/{dataset}/base.log",
+    benchmark:
+        "benchmarks/rules/edit_metrics/{model}/{dataset}/base.tsv"
+    conda:
+        "../envs/seqedit.yaml"
+    threads: THREADS["edit"]
+    resources:
+        **rule_resources("gpu_rules", "edit_metrics_base"),
+    params:
+        evaluation=edit_metrics_params,  # edit_metrics' options
+        n_requests=lambda w: max(steps_for(w.dataset)),
+        dtype=lambda w: model_dtype(w.model),
+        device=DEVICE,
+    shell:
+        "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --unedited "
+        "--n-requests {params.n_requests} --model-name {wildcards.model} --dataset {wildcards.dataset} "
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
+        "--out {output} > {log} 2>&1"
+
+
 rule downstream_base:
     """lm-eval on the unedited model (0 edits)."""
     input:

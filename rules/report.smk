@@ -48,6 +48,7 @@ rule report_figures_tables:
         general_perplexity=lambda w, input: general_perplexity_option(w, input),
     shell:
         "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
-        "--downstream {input.downstream} --methods {params.methods} --datasets {params.datasets} "
-        "--table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
-        "--tables-dir results/tables/{wildcards.model} --config {params.config} {params.general_perplexity} > {log} 2>&1"
+        "--base-metrics {input.base_metrics} --downstream {input.downstream} --methods {params.methods} "
+        "--datasets {params.datasets} --table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
+        "--tables-dir results/tables/{wildcards.model} --config {params.config} {params.general_perplexity} "
+        "> {log} 2>&1"

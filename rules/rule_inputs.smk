@@ -61,12 +61,14 @@ DOWNSTREAM_SOURCE = mirror_keys.tasks_key(MIRROR, config.get("downstream", {}).g
 
 def report_inputs(model):
     """Every result file of one model: norms, metrics and downstream of each configured (dataset, method) run
-    (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike)."""
+    (datasets may override the checkpoints and the methods: zsRE, CounterFact and MQuAKE alike), and the unedited
+    model's edit metrics on each dataset with runs (the 0-edit row of Tables 2 and 3)."""
     runs_ = [(d, m) for (mo, d, m) in runs() if mo == model]
     return {
         **general_perplexity_report_inputs(model),  # held-out perplexity, when configured (general_perplexity_inputs)
         "norms": [f"results/norms/{model}/{d}/{m}.csv" for d, m in runs_],
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
+        "base_metrics": [f"results/metrics/{model}/{d}/base.json" for d in dict.fromkeys(d for d, _ in runs_)],
         "downstream": [f"results/downstream/{model}/base.json"]
         + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in downstream_steps(d)],
     }

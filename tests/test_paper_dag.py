@@ -23,8 +23,8 @@ from seqedit.report import figure_outputs, table_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper.yaml"
-GPU_RULES = {"layer_stats", "edit", "edit_metrics", "downstream_base", "downstream", "general_perplexity",
-             "general_perplexity_base"}
+GPU_RULES = {"layer_stats", "edit", "edit_metrics", "edit_metrics_base", "downstream_base", "downstream",
+             "general_perplexity", "general_perplexity_base"}
 RESOURCES_OF = {"general_perplexity": "downstream", "general_perplexity_base": "downstream"}  # rules/general_perplexity
 CPU_RULES = {"model", "download_data", "download_prompt", "prepare_data", "corpus", "norms", "report_figures_tables"}
 
@@ -121,6 +121,7 @@ def needs_stats(cfg, model) -> bool:
 def expected_jobs(cfg) -> Counter:
     models, datasets = list(cfg["models"]), list(cfg["datasets"])
     runs = [(mo, d, me) for d in datasets for mo in models_for(cfg, d) for me in methods_for(cfg, d)]
+    unedited = {(mo, d) for mo, d, _ in runs}  # edit_metrics_base: the unedited model on each (model, dataset)
     sources = {cfg["datasets"][d].get("dataset", d) for d in datasets}
     checkpoints = sum(len(steps_for(cfg, d)) for _, d, _ in runs)
     downstream = sum(len(steps_for(cfg, d)) for _, d, _ in runs if has_downstream(cfg, d))
@@ -133,7 +134,8 @@ def expected_jobs(cfg) -> Counter:
     want = Counter(model=len(models), download_data=len(sources), download_prompt=int(mquake_prompt),
                    prepare_data=len(datasets),
                    corpus=1 if n_stats else 0, layer_stats=n_stats,
-                   edit=checkpoints, edit_metrics=checkpoints, downstream=downstream,
+                   edit=checkpoints, edit_metrics=checkpoints, edit_metrics_base=len(unedited),
+                   downstream=downstream,
                    downstream_base=len(models), norms=len(runs), report_figures_tables=len(models), all=1,
                    general_perplexity=perplexity, general_perplexity_base=perplexity_base)
     return +want  # drop zero counts

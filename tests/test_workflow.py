@@ -63,7 +63,14 @@ def test_every_output_exists_and_holds_values(tiny_run):
         assert path.exists() and path.stat().st_size > 0, path
     table = pd.read_csv(work / f"results/tables/{model}/table2_zsre.csv")
     table = table[table["protocol"] == "sequential"]
-    assert len(table) == len(METHODS) * len(STEPS) * ("zsre" in DATASETS)
+    assert len(table) == (1 + len(METHODS) * len(STEPS)) * ("zsre" in DATASETS)  # the unedited model's row first
+    assert (table["method"].iloc[0], table["n_edits"].iloc[0], table["n_requests"].iloc[0]) == ("unedited", 0,
+                                                                                                STEPS[-1])
+    for d in DATASETS:  # the unedited model on the requests of the longest chain (edit_metrics_base)
+        base_metrics = json.loads((work / f"results/metrics/{model}/{d}/base.json").read_text())
+        assert (base_metrics["n_edits"], base_metrics["n_requests"], base_metrics["unedited"]) == (0, STEPS[-1], True)
+        ids = [json.loads(x)["id"] for x in (work / f"results/data/{d}.jsonl").read_text().splitlines()]
+        assert [r["id"] for r in base_metrics["per_request"]] == ids[:STEPS[-1]]
     for rule in ("edit", "layer_stats", "downstream", "edit_metrics", "report"):
         assert list((work / "benchmarks/rules").glob(f"{rule}/**/*.tsv")), f"no benchmark file for {rule}"
 

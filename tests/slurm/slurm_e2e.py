@@ -36,7 +36,8 @@ def volatile(key) -> bool:
         or key.endswith(("_time", "_date"))
 RTOL, ATOL = 1e-5, 1e-7
 LAYER_STATS_RUNTIME = 20  # minutes: a per-rule override, checked in SLURM's record of the job
-GPU_RULES = {"layer_stats", "edit", "edit_metrics", "downstream_base", "downstream"}  # resources.gpu_rules
+GPU_RULES = {"layer_stats", "edit", "edit_metrics", "edit_metrics_base", "downstream_base",
+             "downstream"}  # resources.gpu_rules
 MEM_MB = {"gpu_rules": 3000, "cpu_rules": 1000}
 THREADS = {"edit": 1, "downstream": 1, "stats": 2}  # as config.yaml; the 2-CPU node runs two 1-thread jobs at once
 
@@ -219,7 +220,8 @@ def main() -> None:
     slurm_counts = job_stats(out)
     assert slurm_counts == local_counts, f"job stats differ: local {dict(local_counts)}, SLURM {dict(slurm_counts)}"
     threads = {"layer_stats": THREADS["stats"], "edit": THREADS["edit"], "edit_metrics": THREADS["edit"],
-               "downstream": THREADS["downstream"], "downstream_base": THREADS["downstream"]}
+               "edit_metrics_base": THREADS["edit"], "downstream": THREADS["downstream"],
+               "downstream_base": THREADS["downstream"]}
     n_slurm = check_slurm_jobs(remote, local_counts, a.jobcomp, a.partition, threads)
     print(f"SLURM run: {sum(slurm_counts.values())} jobs ({n_slurm} through sbatch, all COMPLETED) in "
           f"{t_slurm:.0f} s", flush=True)

@@ -15,11 +15,16 @@ CounterFact-like data (true targets, locality prompts answered by them; :func:`c
 adds ROME's probability metrics and generation fluency (``counterfact``, see :mod:`.counterfact`), with the
 fluency of the unedited model on the same prompts and seed (``fluency_base``). MQuAKE adds multi-hop and single-hop
 accuracy (``mquake``, see :mod:`.mquake`), over the cases edited so far.
+
+``--unedited --n-requests N`` (no checkpoint) runs the same code on the unedited model and the first N requests:
+the 0-edit reference of the tables (``n_edits`` 0, ``unedited`` true, no method). With no edit made, both
+protocols evaluate the same model, so ``protocols`` holds the sequential numbers under each name.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from .. import atomic
 from ..checkpoints import load_meta
@@ -47,19 +52,39 @@ def sequential_efficacy(model, tok, requests: list[dict], scores: metrics.Target
     return metrics.per_request_mean(owner, scores.accuracy(prompts, targets), len(requests))
 
 
-def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str = "sequential",
-             dtype: str = "float32", device: str = "auto", options: EvalOptions | None = None) -> dict:
+def unedited_meta(model_dir: str, requests_path: str, n_requests: int | None, model_name: str | None = None,
+                  dataset: str | None = None) -> dict:
+    """What a checkpoint's meta would say for the unedited model: no method, 0 edits, the first ``n_requests``
+    request ids of the file (model and dataset names default to the folder's and the file's names)."""
+    if isinstance(n_requests, bool) or not isinstance(n_requests, int) or n_requests < 1:
+        raise ValueError(f"the unedited model needs --n-requests >= 1, got {n_requests!r}")
+    ids = [r["id"] for r in read_jsonl(requests_path)[:n_requests]]
+    if len(ids) < n_requests:
+        raise ValueError(f"{requests_path} holds {len(ids)} requests, fewer than --n-requests {n_requests}")
+    return {"model": model_name or Path(model_dir).name, "dataset": dataset or Path(requests_path).stem,
+            "method": None, "n_edits": 0, "request_ids": ids, "log": []}
+
+
+def evaluate(model_dir: str, checkpoint: str | None, requests_path: str, protocol: str = "sequential",
+             dtype: str = "float32", device: str = "auto", options: EvalOptions | None = None,
+             n_requests: int | None = None, model_name: str | None = None, dataset: str | None = None) -> dict:
+    """The metrics of ``checkpoint`` on the requests it edited; ``checkpoint`` None: of the unedited model on the
+    first ``n_requests`` requests (:func:`unedited_meta`)."""
     check_protocol(protocol)
     opts = options or EvalOptions()
     opts.check()
     t0 = time.time()
-    meta = load_meta(checkpoint)
-    k = meta["n_edits"]
+    unedited = checkpoint is None
+    if not unedited and n_requests is not None:
+        raise ValueError("--n-requests is for the unedited model: a checkpoint evaluates the requests it edited")
+    meta = unedited_meta(model_dir, requests_path, n_requests, model_name, dataset) if unedited \
+        else load_meta(checkpoint)
+    k = len(meta["request_ids"]) if unedited else meta["n_edits"]
     requests = read_jsonl(requests_path)[:k]
     if [r["id"] for r in requests] != meta["request_ids"]:
         raise ValueError(f"{checkpoint} was made from other requests than the first {k} of {requests_path}")
-    immediate = metrics.immediate_from_log(meta["log"], k)
-    if protocol == "immediate" and immediate is None:
+    immediate = None if unedited else metrics.immediate_from_log(meta["log"], k)
+    if protocol == "immediate" and immediate is None and not unedited:
         raise ValueError(f"config evaluation.protocol is 'immediate' but {checkpoint} has no immediate evaluation "
                          "records (it was edited with --no-immediate-eval)")
     is_mquake = any(r.get("requested_rewrites") for r in requests)
@@ -76,7 +101,8 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
     mq_before = (mquake.pre_edit(model, tok, requests, mq_prompt, opts.mquake_match, opts.mquake_tokens)
                  if is_mquake else None)
 
-    model, meta = apply_checkpoint(model, checkpoint)
+    if not unedited:
+        model, meta = apply_checkpoint(model, checkpoint)
     scores = metrics.TargetScores(model, tok)  # every (prompt, target) pair of this checkpoint, scored once
     _, eff_prompts, eff_targets = efficacy_pairs(requests)
     par_owner, par_prompts, par_targets = metrics.paraphrase_pairs(requests)
@@ -88,11 +114,14 @@ def evaluate(model_dir: str, checkpoint: str, requests_path: str, protocol: str 
     agree = metrics.agreement(before, scores.argmax(loc_prompts, loc_answers))
     spe = metrics.per_request_mean(loc_owner, agree, len(requests))
     sequential = {"efficacy": metrics.mean(eff), "paraphrase": metrics.mean(par), "specificity": metrics.mean(spe)}
+    if unedited:  # no edit made: every protocol evaluates this same model
+        immediate = dict(sequential)
     protocols = {"sequential": sequential,
                  "immediate": immediate or {"efficacy": None, "paraphrase": None, "specificity": None}}
     top = protocols[protocol]
     result = {
-        "model": meta["model"], "dataset": meta["dataset"], "method": meta["method"], "n_edits": k,
+        "model": meta["model"], "dataset": meta["dataset"], "method": meta["method"], "n_edits": meta["n_edits"],
+        **({"unedited": True} if unedited else {}),
         "protocol": protocol, "metric_definition": "EasyEdit teacher-forced token accuracy",
         "efficacy": top["efficacy"], "paraphrase": top["paraphrase"], "specificity": top["specificity"],
         "n_requests": len(requests),
@@ -124,7 +153,13 @@ def _fmt(v) -> str:
 def cli(command: str, argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog=f"seqedit {command}", description=__doc__.split("\n\n")[0])
     p.add_argument("--model-dir", required=True)
-    p.add_argument("--checkpoint", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="step_{k}.safetensors of `seqedit edit` (its .json beside it)")
+    which.add_argument("--unedited", action="store_true",
+                       help="no checkpoint: the unedited model (0 edits) on the first --n-requests requests")
+    p.add_argument("--n-requests", type=int, help="with --unedited: how many requests (the longest chain's)")
+    p.add_argument("--model-name", help="with --unedited: the model's name (default: the folder's name)")
+    p.add_argument("--dataset", help="with --unedited: the dataset's name (default: the requests file's name)")
     p.add_argument("--requests", required=True)
     p.add_argument("--protocol", default="sequential", help=f"one of {', '.join(PROTOCOLS)}")
     p.add_argument("--fluency-prompts", type=int, default=EvalOptions.fluency_prompts,
@@ -146,9 +181,14 @@ def cli(command: str, argv: list[str]) -> None:
     a = p.parse_args(argv)
     opts = EvalOptions(a.fluency_prompts, a.fluency_tokens, a.mquake_tokens, a.mquake_fewshot, a.mquake_match,
                        a.seed, mquake_prompt=a.mquake_prompt, mquake_prompt_file=a.mquake_prompt_file)
-    result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device, opts)
+    if not a.unedited and (a.n_requests is not None or a.model_name or a.dataset):
+        p.error("--n-requests, --model-name and --dataset go with --unedited")
+    result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device, opts, a.n_requests,
+                      a.model_name, a.dataset)
     atomic.write_json(a.out, result)
-    line = (f"{result['method']} @ {result['n_edits']} ({result['protocol']}): eff {_fmt(result['efficacy'])} "
+    who = "unedited" if a.unedited else result["method"]
+    line = (f"{who} @ {result['n_edits']} ({result['protocol']}, {result['n_requests']} requests): "
+            f"eff {_fmt(result['efficacy'])} "
             f"par {_fmt(result['paraphrase'])} spe {_fmt(result['specificity'])}")
     if "counterfact" in result:
         cf = result["counterfact"]

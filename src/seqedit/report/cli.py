@@ -5,11 +5,14 @@ Example (a Snakemake rule passes its inputs explicitly)::
     seqedit report --model llama2-7b \\
         --norms results/norms/llama2-7b/zsre/rome.csv results/norms/llama2-7b/zsre/d4s.csv \\
         --metrics results/metrics/llama2-7b/zsre/rome/step_100.json ... \\
+        --base-metrics results/metrics/llama2-7b/zsre/base.json \\
         --downstream results/downstream/llama2-7b/base.json results/downstream/llama2-7b/zsre/d4s/step_1000.json \\
         --figures-dir results/figures/llama2-7b --tables-dir results/tables/llama2-7b --config config.yaml
 
 Without file lists, ``--results-dir results`` globs ``{results}/norms/{model}/*/*.csv``,
-``{results}/metrics/{model}/*/*/step_*.json`` and ``{results}/downstream/{model}/**.json``.
+``{results}/metrics/{model}/*/*/step_*.json`` (with ``*/base.json``, the unedited model's) and
+``{results}/downstream/{model}/**.json``. The unedited model's metrics (0 edits) are the first row of Tables 2 and 3
+and the point at 0 edits of Fig. 8; no other figure or table reads them.
 
 The outputs always have the same names (see :func:`seqedit.report.figure_outputs` and
 :func:`seqedit.report.table_outputs`): figures ``{fig2_downstream,fig5_bottleneck,fig5_norms_per_layer,
@@ -47,6 +50,7 @@ def _filter(df, model: str | None, methods: Sequence[str] | None, datasets: Sequ
 def _glob_results(results_dir: Path, model: str) -> tuple[list[Path], list[Path], list[Path]]:
     norms = sorted((results_dir / "norms" / model).glob("*/*.csv"))
     metrics = sorted((results_dir / "metrics" / model).glob("*/*/step_*.json"))
+    metrics += sorted((results_dir / "metrics" / model).glob("*/base.json"))
     ds_root = results_dir / "downstream" / model
     downstream = sorted([ds_root / "base.json"] if (ds_root / "base.json").exists() else [])
     downstream += sorted(ds_root.glob("*/*/step_*.json"))
@@ -58,6 +62,7 @@ def make_report(
     norms: Sequence[str | Path] | None = None,
     metrics: Sequence[str | Path] | None = None,
     downstream: Sequence[str | Path] | None = None,
+    base_metrics: Sequence[str | Path] | None = None,
     figures_dir: str | Path | None = None,
     tables_dir: str | Path | None = None,
     config_path: str | Path | None = None,
@@ -71,16 +76,20 @@ def make_report(
     general_perplexity: Sequence[str | Path] | None = None,
 ) -> list[Path]:
     """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
-    be None to skip it). Returns the written paths."""
+    be None to skip it). ``base_metrics``: the unedited model's metrics files (``base.json``; also recognised
+    among ``metrics``). Returns the written paths."""
     from . import claims, figures, general_ppl, provenance
     from .load import load_downstream, load_metrics, load_norms
+    from .names import BASE_METHOD
     from .render import write_table
     from .table2 import table2, table2_latex, table2_markdown
     from .table3 import table3, table3_latex, table3_markdown
     from .table4 import table4, table4_latex, table4_markdown
 
     norms_df = load_norms(norms)
-    metrics_df = load_metrics(metrics)
+    metrics_df = load_metrics(list(metrics or []) + list(base_metrics or []))
+    is_base = metrics_df["method"] == BASE_METHOD  # the unedited model: only Tables 2, 3 and Fig. 8 show it
+    base_df, metrics_df = (metrics_df[mask].reset_index(drop=True) for mask in (is_base, ~is_base))
     ds_df = load_downstream(downstream)
 
     if model is None:
@@ -94,6 +103,7 @@ def make_report(
 
     norms_df = _filter(norms_df, model, methods, datasets, "norms")
     metrics_df = _filter(metrics_df, model, methods, datasets, "metrics")
+    base_df = _filter(base_df, model, None, datasets, "unedited-model metrics")
     ds_df = _filter(ds_df, model, methods, datasets, "downstream")
     # the held-out perplexity (issue 9): None = not configured (no such rows in the claims, no Fig. 6 row (d))
     gp_df = None if general_perplexity is None else _filter(
@@ -104,6 +114,7 @@ def make_report(
     prov["inputs"] = {
         "norms": [str(p) for p in norms or []],
         "metrics": [str(p) for p in metrics or []],
+        "base_metrics": [str(p) for p in base_metrics or []],
         "downstream": [str(p) for p in downstream or []],
         "general_perplexity": [str(p) for p in general_perplexity or []],
     }
@@ -117,7 +128,7 @@ def make_report(
             "fig5_norms_per_layer": lambda: figures.fig5_norms_per_layer(norms_df, **kw),
             "fig6_norms_methods": lambda: figures.fig6_norms_methods(norms_df, ds_df, agg=norm_agg,
                                                                       general_perplexity=gp_df, **kw),
-            "fig8_edit_metrics": lambda: figures.fig8_edit_metrics(metrics_df, **kw),
+            "fig8_edit_metrics": lambda: figures.fig8_edit_metrics(metrics_df, base=base_df, **kw),
         }
         assert set(figs) == set(FIGURES)
         for name in FIGURES:
@@ -126,8 +137,8 @@ def make_report(
     if tables_dir is not None:
         # tables hold only the (model-filtered) provenance essentials, not the long input lists
         tprov = {k: v for k, v in prov.items() if k != "inputs"}
-        t2 = table2(metrics_df, steps=steps, methods=methods, datasets=datasets)
-        t3 = table3(metrics_df, methods=methods, datasets=datasets)
+        t2 = table2(metrics_df, steps=steps, methods=methods, datasets=datasets, base=base_df)
+        t3 = table3(metrics_df, methods=methods, datasets=datasets, base=base_df)
         t4 = table4(ds_df, methods=methods, datasets=datasets)
         on = f" ({model})" if model else ""
         titles = {
@@ -166,6 +177,8 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p.add_argument("--norms", nargs="*", default=[], help="results/norms/{model}/{dataset}/{method}.csv files")
     p.add_argument("--metrics", nargs="*", default=[],
                    help="results/metrics/{model}/{dataset}/{method}/step_{k}.json files")
+    p.add_argument("--base-metrics", nargs="*", default=[],
+                   help="results/metrics/{model}/{dataset}/base.json files: the unedited model (Tables 2, 3, Fig. 8)")
     p.add_argument("--downstream", nargs="*", default=[],
                    help="results/downstream/{model}/base.json and .../{dataset}/{method}/step_{k}.json files")
     p.add_argument("--general-perplexity", nargs="*", default=None,
@@ -211,6 +224,7 @@ def cli(command: str, argv: list[str]) -> None:
         norms=norms,
         metrics=metrics,
         downstream=downstream,
+        base_metrics=args.base_metrics,
         figures_dir=args.figures_dir,
         tables_dir=args.tables_dir,
         config_path=args.config,

@@ -1,5 +1,6 @@
 """Fig. 8: Efficacy / Paraphrase / Specificity vs edits; rows = datasets, columns = metrics, one line per method;
-solid = the config's protocol, dashed = a second protocol when logged."""
+solid = the config's protocol, dashed = a second protocol when logged; a black star at 0 edits = the unedited model
+(its metrics on the requests of the longest chain), where known."""
 from __future__ import annotations
 
 import pandas as pd
@@ -14,7 +15,11 @@ METRIC_TITLES = {"efficacy": "Efficacy", "paraphrase": "Paraphrase", "specificit
 _PROTOCOL_STYLE = ["-", "--", ":", "-."]
 
 
-def fig8_edit_metrics(metrics: pd.DataFrame, methods=None, datasets=None, prov=None, model=None):
+BASE_LEGEND = "unedited (0 edits)"
+
+
+def fig8_edit_metrics(metrics: pd.DataFrame, methods=None, datasets=None, prov=None, model=None,
+                      base: pd.DataFrame | None = None):
     methods = methods_of(metrics, methods)
     datasets = datasets_of(metrics, datasets)
     protocols = metric_protocols(metrics)
@@ -43,9 +48,13 @@ def fig8_edit_metrics(metrics: pd.DataFrame, methods=None, datasets=None, prov=N
             if not any_line:
                 no_data(ax)
                 continue
+            unedited = select(base, dataset=dataset) if base is not None and not base.empty else None
+            at_zero = unedited[key].dropna() if unedited is not None else []
+            if len(at_zero):  # the value every method starts from
+                ax.plot([0], [100 * at_zero.iloc[0]], marker="*", ms=8, ls="none", color="black", label=BASE_LEGEND)
             ax.set_ylim(-3, 103)
             style(ax, "number of edits", f"{METRIC_TITLES[key]} (%)")
-            checkpoint_ticks(ax, g["n_edits"])
+            checkpoint_ticks(ax, list(g["n_edits"]) + ([0] if len(at_zero) else []))
     handles, labels = collect_legend(axes, [method_display(m) for m in methods])
     for p in protocols:
         handles.append(Line2D([], [], color="0.2", ls=styles[p], lw=1.4))

@@ -2,7 +2,8 @@
 
 - norms CSV ``results/norms/{model}/{dataset}/{method}.csv`` (columns :data:`seqedit.norms.COLUMNS`; model,
   dataset and method from its path): :func:`load_norms`, and :func:`per_edit` for its per-edit fields;
-- metrics JSON ``results/metrics/{model}/{dataset}/{method}/step_{k}.json``: :func:`load_metrics`;
+- metrics JSON ``results/metrics/{model}/{dataset}/{method}/step_{k}.json``, and the unedited model's
+  ``results/metrics/{model}/{dataset}/base.json`` (method :data:`.names.BASE_METHOD`, 0 edits): :func:`load_metrics`;
 - downstream JSON ``results/downstream/{model}/base.json`` and ``.../{dataset}/{method}/step_{k}.json`` (model,
   dataset from the path: the file does not hold them): :func:`load_downstream`.
 
@@ -22,7 +23,7 @@ import pandas as pd
 from seqedit.norms import COLUMNS as NORM_COLUMNS
 from seqedit.norms import EDIT_COLUMNS
 
-from .names import METRICS, UNSPECIFIED, order_protocols, protocol_columns
+from .names import BASE_METHOD, METRICS, UNSPECIFIED, order_protocols, protocol_columns
 
 Paths = Iterable[str | os.PathLike] | None
 NORM_KEYS = ["model", "dataset", "method", "param", "edit"]
@@ -102,20 +103,22 @@ def per_edit(norms: pd.DataFrame) -> pd.DataFrame:
 def load_metrics(paths: Paths) -> pd.DataFrame:
     """Metrics JSON files -> one row per checkpoint, sorted by (model, dataset, method, n_edits).
 
-    Columns: model, dataset, method (the file's, else its path's), n_edits, protocol (of the top-level numbers;
-    "unspecified" when the file does not say), n_requests, efficacy, paraphrase, specificity (top level);
+    Columns: model, dataset, method (the file's, else its path's; :data:`.names.BASE_METHOD` for the unedited
+    model), n_edits, protocol (of the top-level numbers; "unspecified" when the file does not say), n_requests,
+    efficacy, paraphrase, specificity (top level);
     ``{protocol}_{metric}`` for every protocol found (the ``protocols`` block, else the top-level numbers under
     their protocol); ``cf_{key}`` for the ``counterfact`` block and ``mq_{key}`` for the ``mquake`` block (NaN
     where absent); path."""
     rows, found = [], set()
     for p in map(Path, paths or []):
         obj = _read_json(p)
-        model, dataset, method = _path_keys(p, 3)
+        unedited = bool(obj.get("unedited"))  # `seqedit edit-metrics --unedited`: base.json beside the methods
+        model, dataset, method = (*_path_keys(p, 2), BASE_METHOD) if unedited else _path_keys(p, 3)
         protocol = obj.get("protocol") or UNSPECIFIED
         row = {
             "model": obj.get("model") or model,
             "dataset": obj.get("dataset") or dataset,
-            "method": obj.get("method") or method,
+            "method": method if unedited else obj.get("method") or method,
             "n_edits": int(obj["n_edits"]),
             "protocol": protocol,
             "n_requests": obj.get("n_requests"),

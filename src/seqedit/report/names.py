@@ -16,6 +16,9 @@ METHOD_DISPLAY = {
     "grace": "GRACE",
     "d4s": "D4S",
 }
+# the unedited model's row of the edit-metric tables (results/metrics/{model}/{dataset}/base.json): its method
+BASE_METHOD = "unedited"
+BASE_LABEL = "Unedited"
 # methods that leave the base weights untouched: their mean|W| is flat by design
 WEIGHTLESS_METHODS = {"grace": "GRACE keeps its edits in a codebook adaptor; the base weights never change, so its "
                                "mean|W| is flat by design"}
@@ -50,6 +53,8 @@ def isnan(x) -> bool:
 def method_display(m: str | None) -> str:
     if m is None or isnan(m):
         return "-"
+    if m == BASE_METHOD:
+        return BASE_LABEL
     return METHOD_DISPLAY.get(str(m).lower(), str(m))
 
 

@@ -1,16 +1,17 @@
 """Table 2: zsRE edit metrics (Eff / Par / Spe / Avg, %) per protocol, checkpoint and method, with the 95% interval
-of the sequential protocol's means (:mod:`.intervals`); best / second within each checkpoint."""
+of the sequential protocol's means (:mod:`.intervals`); best / second within each checkpoint. The first row of
+each block is the unedited model (0 edits), the reference line, never marked nor ranked."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from . import intervals as _iv
 from .load import metric_protocols
-from .names import DECIMALS, METRICS, method_display, order_methods, order_plain, order_protocols, \
+from .names import BASE_METHOD, DECIMALS, METRICS, method_display, order_methods, order_plain, order_protocols, \
     protocol_columns, protocol_text, sort_rows
-from .render import interval_column, latex_document, latex_label, latex_table, md_footer, md_table
+from .render import fmt, interval_column, latex_document, latex_label, latex_table, md_footer, md_table
 
 T2_COLUMNS = ["model", "dataset", "protocol", "n_edits", "method", "n_requests", "Eff", "Par", "Spe", "Avg",
               *_iv.interval_columns()]
@@ -21,7 +22,8 @@ T2_LEGEND = (
     "agreement with the unedited model), each the teacher-forced token accuracy of the target (EasyEdit's "
     "definition) in %, averaged over the evaluated requests; Avg = mean of the three. [a, b] = 95% interval "
     "(bootstrap over the requests; sequential protocol). Within each number of edits, best in bold, second best "
-    "underlined (per column; ties share the mark), only where the intervals separate them from the values below."
+    "underlined (per column; ties share the mark), only where the intervals separate them from the values below. "
+    "Edits 0 = the unedited model on the requests of the longest chain: the reference, never marked."
 )
 
 
@@ -32,26 +34,42 @@ def request_bounds(paths: pd.Series, protocols: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(bounds, index=paths.index, columns=_iv.interval_columns()).astype(float).round(DECIMALS)
 
 
+def of_datasets(df: pd.DataFrame | None, dataset: str | None = None,
+                datasets: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """Rows of ``dataset`` (None = all) among ``datasets`` (None = all)."""
+    if df is None or df.empty:
+        return None
+    if dataset is not None:
+        df = df[df["dataset"] == dataset]
+    return df[df["dataset"].isin(list(datasets))] if datasets else df
+
+
+def with_base(edited: pd.DataFrame | None, base: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The unedited model's rows (:data:`.names.BASE_METHOD`, 0 edits) before the edited ones."""
+    frames = [f for f in (base, edited) if f is not None and not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
 def table2(metrics: pd.DataFrame, steps: Sequence[int] | None = None, methods: Sequence[str] | None = None,
            datasets: Sequence[str] | None = None, dataset: str | None = T2_DATASET,
-           protocols: Sequence[str] | None = None) -> pd.DataFrame:
+           protocols: Sequence[str] | None = None, base: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rows (model, dataset, protocol, n_edits, method) with Eff/Par/Spe/Avg in percent (2 decimals); Avg is the
     mean of the three unrounded metrics. One block per protocol with numbers (the top-level protocol and those of
     the ``protocols`` block). ``dataset`` (default zsRE; None = all) selects the dataset, ``steps`` the
-    checkpoints, ``methods``/``datasets`` filter and order."""
-    if metrics is None or metrics.empty:
-        return pd.DataFrame(columns=T2_COLUMNS)
-    df = metrics
-    if dataset is not None:
-        df = df[df["dataset"] == dataset]
-    if steps:
+    checkpoints, ``methods``/``datasets`` filter and order. ``base``: the unedited model's metrics (loaded
+    ``base.json``), its row first in each block (n_edits 0, method :data:`.names.BASE_METHOD`; not filtered by
+    ``steps`` or ``methods``)."""
+    df = of_datasets(metrics, dataset, datasets)
+    if df is not None and steps:
         df = df[df["n_edits"].isin(list(steps))]
-    if methods:
+    if df is not None and methods:
         df = df[df["method"].str.lower().isin([m.lower() for m in methods])]
-    if datasets:
-        df = df[df["dataset"].isin(list(datasets))]
-    parts = []
-    for protocol in (protocols or metric_protocols(df)) if not df.empty else []:
+    edited = df
+    df = with_base(edited, of_datasets(base, dataset, datasets))
+    if df is None:
+        return pd.DataFrame(columns=T2_COLUMNS)
+    parts = []  # a block per protocol of the edited rows (the unedited model's numbers hold for every protocol)
+    for protocol in protocols or metric_protocols(edited if edited is not None else df):
         cols = protocol_columns(protocol)
         if not set(cols) <= set(df.columns):
             continue
@@ -74,9 +92,23 @@ def table2(metrics: pd.DataFrame, steps: Sequence[int] | None = None, methods: S
                      method=order_methods(out["method"], methods))[T2_COLUMNS]
 
 
+def base_apart(g: pd.DataFrame, ranked: Callable[[pd.DataFrame], list], plain: Callable[[pd.DataFrame], list]) -> list:
+    """Cells of a group of rows in their order: ``ranked`` over the edited rows (marked among themselves), ``plain``
+    over the unedited model's (never marked, not in the ranking)."""
+    is_base = (g["method"] == BASE_METHOD).tolist()
+    edited, unedited = iter(ranked(g[[not b for b in is_base]])), iter(plain(g[is_base]))
+    return [next(unedited) if b else next(edited) for b in is_base]
+
+
 def interval_cells(g: pd.DataFrame, short: str) -> list[tuple[str, str]]:
-    """Cells of column ``short`` of a group of rows: value [interval], marks only where the intervals allow."""
-    return interval_column(g[short].tolist(), g[f"{short}_lo"].tolist(), g[f"{short}_hi"].tolist())
+    """Cells of column ``short`` of a group of rows: value [interval], marks only where the intervals allow (the
+    unedited model's row unmarked)."""
+
+    def columns(x):
+        return x[short].tolist(), x[f"{short}_lo"].tolist(), x[f"{short}_hi"].tolist()
+
+    return base_apart(g, lambda x: interval_column(*columns(x)),
+                      lambda x: [(_iv.with_interval(fmt(v), lo, hi), "") for v, lo, hi in zip(*columns(x))])
 
 
 def _t2_blocks(t2: pd.DataFrame):

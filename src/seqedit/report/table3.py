@@ -1,6 +1,7 @@
 """Table 3: CounterFact (token accuracy Eff / Par / Spe / Avg with their 95% interval, ROME's probability metrics
 ES / PS / NS / S, fluency) and MQuAKE (multi-hop and single-hop accuracy) per method, at the last checkpoint of each
-run; best / second within each number of edits (Eff / Par / Spe / Avg only where the intervals allow)."""
+run; best / second within each number of edits (Eff / Par / Spe / Avg only where the intervals allow). The first row
+is the unedited model (0 edits), the reference line, never marked nor ranked."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -8,9 +9,9 @@ from typing import Sequence
 import pandas as pd
 
 from . import intervals as _iv
-from .names import DECIMALS, method_display, order_methods, order_plain, order_protocols, protocol_text, sort_rows
+from .names import BASE_METHOD, DECIMALS, method_display, order_methods, order_plain, order_protocols, protocol_text, sort_rows
 from .render import fmt, fmt_count, latex_document, latex_label, latex_table, marked_column, md_footer, md_table
-from .table2 import interval_cells, request_bounds
+from .table2 import base_apart, interval_cells, of_datasets, request_bounds, with_base
 
 T3_DATASETS = ("counterfact", "mquake")
 # (CSV column, metrics column, scale): percent for fractions, raw for fluency and counts
@@ -52,6 +53,7 @@ T3_CF_LEGEND = (
 )
 T3_INTERVAL_NOTE = ("[a, b] = 95% interval (bootstrap over the requests; sequential protocol); Eff / Par / Spe / Avg "
                     "are marked only where the intervals separate them from the values below.")
+T3_BASE_NOTE = "Edits 0 = the unedited model on the requests of the longest chain: the reference, never marked."
 T3_MQ_LEGEND = (
     "Multi-hop = share of MQuAKE cases (%) of which a multi-hop question is answered with the new answer or one of "
     "its aliases, with all of the case's rewrites applied (MQuAKE's multi-hop accuracy); Single-hop = accuracy on "
@@ -60,20 +62,19 @@ T3_MQ_LEGEND = (
 
 
 def table3(metrics: pd.DataFrame, methods: Sequence[str] | None = None,
-           datasets: Sequence[str] | None = None) -> pd.DataFrame:
+           datasets: Sequence[str] | None = None, base: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (model, dataset in {counterfact, mquake}, method) at the run's last checkpoint: the top-level
     token accuracies (their protocol in ``protocol``) and Avg (their mean; NaN if one is), their 95% intervals
     (``*_lo``/``*_hi``, where the numbers are of the sequential protocol and the file keeps ``per_request``), the
     ``counterfact`` block (ES/EM/PS/PM/NS/NM/S in %, fluency raw) and the ``mquake`` block (multi-hop / single-hop
-    accuracy in %, counts). Absent blocks give NaN."""
-    if metrics is None or metrics.empty:
-        return pd.DataFrame(columns=T3_COLUMNS)
-    df = metrics[metrics["dataset"].isin(T3_DATASETS)]
-    if methods:
+    accuracy in %, counts). Absent blocks give NaN. ``base``: the unedited model's metrics (loaded ``base.json``),
+    its row first (n_edits 0, method :data:`.names.BASE_METHOD`; not filtered by ``methods``)."""
+    wanted = [d for d in T3_DATASETS if not datasets or d in datasets]
+    df = of_datasets(metrics, None, wanted)
+    if df is not None and methods:
         df = df[df["method"].str.lower().isin([m.lower() for m in methods])]
-    if datasets:
-        df = df[df["dataset"].isin(list(datasets))]
-    if df.empty:
+    df = with_base(df, of_datasets(base, None, wanted))
+    if df is None or df.empty or not wanted:
         return pd.DataFrame(columns=T3_COLUMNS)
     last = df.loc[df.groupby(["model", "dataset", "method"])["n_edits"].idxmax()]
     out = last[["model", "dataset", "method", "n_edits", "protocol"]].copy()
@@ -83,8 +84,9 @@ def table3(metrics: pd.DataFrame, methods: Sequence[str] | None = None,
     out[_VALUES + ["Avg"]] = out[_VALUES + ["Avg"]].round(DECIMALS)
     out["match_rule"] = last["mq_match_rule"].where(last["mq_match_rule"].map(lambda r: isinstance(r, str)), None)
     out = pd.concat([out, request_bounds(last["path"], last["protocol"])], axis=1)
+    edited_methods = order_methods(out["method"][out["method"] != BASE_METHOD], methods)
     return sort_rows(out, ["model", "dataset", "method"], dataset=order_plain(list(T3_DATASETS) + list(out["dataset"])),
-                     method=order_methods(out["method"], methods))[T3_COLUMNS]
+                     method=[BASE_METHOD] + edited_methods)[T3_COLUMNS]
 
 
 def _t3_rows(g: pd.DataFrame, shown: Sequence[tuple[str, str]]):
@@ -92,8 +94,9 @@ def _t3_rows(g: pd.DataFrame, shown: Sequence[tuple[str, str]]):
     rows, breaks = [], []
     for n_edits, gg in g.groupby("n_edits", sort=False):
         breaks.append(len(rows))
-        cells = {c: ([fmt_count(v) for v in gg[c]] if c in T3_COUNTS else
-                     interval_cells(gg, c) if c in T3_INTERVALS else marked_column(gg[c].tolist())) for c, _ in shown}
+        cells = {c: ([fmt_count(v) for v in gg[c]] if c in T3_COUNTS else interval_cells(gg, c) if c in T3_INTERVALS
+                     else base_apart(gg, lambda x, c=c: marked_column(x[c].tolist()),
+                                     lambda x, c=c: [(fmt(v), "") for v in x[c]])) for c, _ in shown}
         for i, method in enumerate(gg["method"]):
             rows.append([method_display(method), str(int(n_edits))] + [cells[c][i] for c, _ in shown])
     return rows, breaks
@@ -111,6 +114,8 @@ def _t3_sections(t3: pd.DataFrame):
             show = [(c, h) for c, h in shown if not g.empty and g[c].notna().any()]
             rows, breaks = _t3_rows(g, show) if show else ([], [])
             notes = [legend]
+            if (g["method"] == BASE_METHOD).any():
+                notes.append(T3_BASE_NOTE)
             if any(c in T3_INTERVALS and g[f"{c}_lo"].notna().any() for c, _ in show):
                 notes.append(T3_INTERVAL_NOTE)
             protos = order_protocols(g["protocol"].dropna()) if not g.empty else []
