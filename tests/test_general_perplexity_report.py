@@ -198,3 +198,27 @@ def test_report_command_writes_the_table_figure_and_claims(tmp_path):
     cli("report", ["--model", "m", "--tables-dir", str(out / "t2")])
     assert "no data" in (out / "t2" / "table_general_perplexity.md").read_text()
     assert not pd.read_csv(out / "t2" / "claims.csv")["claim"].str.contains("perplexity").any()
+
+
+def test_data_perspective_report_adds_the_perplexity_measure(tmp_path):
+    from seqedit.report.data_perspective import make_data_report
+    from seqedit.report.fig3 import fig3_mqd
+
+    gp = forms(tmp_path / "gp", {"mqd_tf": 0.01, "mqd_mc": 0.05, "mqd_dg": 0.20})
+    paths = list(gp["path"])
+    from seqedit.report.load import load_downstream
+
+    fig = fig3_mqd(load_downstream([]), TARGET_PPL, methods=["rome"], general_perplexity=gp)
+    ax = [a for a in fig.axes if a.get_title() == "ROME - held-out perplexity"][0]
+    lines = {bars.get_label()[:2]: list(bars.lines[0].get_ydata()) for bars in ax.containers}  # errorbars
+    assert set(lines) == {"T/", "MC", "DG"}  # one line per form, labelled with its target perplexity
+    assert lines["DG"] == pytest.approx([0.0, 100 * math.expm1(0.20)], abs=0.5)
+    claims_out = make_data_report("m", [], [], str(tmp_path / "f"), str(tmp_path / "t"), c7_methods=["rome"],
+                                  c8_methods=["rome"], general_perplexity=paths)
+    assert [(c["claim"][:2], c["measure"]) for c in claims_out] == [("C7", "lm-eval"), ("C8", "lm-eval"),
+                                                                    ("C7", "perplexity"), ("C8", "perplexity")]
+    assert claims_out[3]["verdict"] == verdicts.REPRODUCED  # the three forms' rises differ
+    saved = json.loads((tmp_path / "t" / "claims_data.json").read_text())
+    assert saved == claims_out
+    without = make_data_report("m", [], [], str(tmp_path / "f2"), str(tmp_path / "t2"))
+    assert [c["measure"] for c in without] == ["lm-eval", "lm-eval"]

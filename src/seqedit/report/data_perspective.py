@@ -34,15 +34,19 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
         ds = ds[ds["model"] == model] if model in set(ds["model"]) else ds
     ppl_df = load_perplexity(perplexity)
     ppl = mean_perplexities(ppl_df)
-    save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model), figures_dir)
-    write_perplexity_table(ppl_df, tables_dir, prov)
-    claims = [c7_from_results(ds, ppl, methods=list(c7_methods)), c8_from_results(ds, methods=list(c8_methods))]
+    gp = None
     if general_perplexity:
-        from .claims_data import c7_from_perplexity, c8_from_perplexity
         from .general_ppl import load_general_perplexity
 
         gp = load_general_perplexity(general_perplexity)
         gp = gp[gp["model"] == model] if model in set(gp["model"]) else gp
+    save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model,
+                       general_perplexity=gp), figures_dir)
+    write_perplexity_table(ppl_df, tables_dir, prov)
+    claims = [c7_from_results(ds, ppl, methods=list(c7_methods)), c8_from_results(ds, methods=list(c8_methods))]
+    if gp is not None:
+        from .claims_data import c7_from_perplexity, c8_from_perplexity
+
         claims += [c7_from_perplexity(gp, ppl, methods=list(c7_methods)),
                    c8_from_perplexity(gp, methods=list(c8_methods))]
     write_json(f"{tables_dir}/claims_data.json", claims)

@@ -3,7 +3,9 @@
 Rows: methods (ROME, MEMIT, D4S by default); columns: the downstream tasks and their average; one line per
 question form, labelled with its target perplexity under the unedited model; 0 edits is the base model; bars are
 +-1 standard error (the average's: sqrt(sum se^2) / #tasks). Reads the DataFrame of
-:func:`seqedit.report.load.load_downstream` (the files Fig. 2 reads). A panel without data says so.
+:func:`seqedit.report.load.load_downstream` (the files Fig. 2 reads). A panel without data says so. With the
+held-out perplexity (issue 9, :func:`seqedit.report.general_ppl.change_table`), a last column: its change (%)
+against the base model per form, bars = the paired 95% bootstrap interval over the text blocks.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from .names import method_display, order_tasks, task_display  # noqa: E402
 FIGURE_NAME = "fig3_mqd_downstream"
 METHODS = ("rome", "memit", "d4s")
 AVERAGE = "average"
+PERPLEXITY = "held-out perplexity"
 CAPTION = ("Fig. 3: downstream scores vs number of edits for the three MQD question forms (True/False, "
            "Multiple-choice, Directly-generated; target perplexity under the unedited model in the legend). MQD is "
            "our rebuild from CounterFact facts: the paper's MQD was not released, and neither were ELKEN, 20Q and "
@@ -52,6 +55,34 @@ def series(ds: pd.DataFrame, dataset: str, method: str, task: str) -> pd.DataFra
     return pd.DataFrame(rows, columns=["n_edits", "value", "stderr"]).sort_values("n_edits")
 
 
+def perplexity_series(changes: pd.DataFrame, dataset: str, method: str) -> pd.DataFrame:
+    """``n_edits, value, low, high`` (%) of the held-out perplexity's change, 0 at the base model (0 edits)."""
+    g = changes[(changes["dataset"] == dataset) & (changes["method"] == method)].dropna(subset=["change_pct"])
+    if g.empty:
+        return pd.DataFrame(columns=["n_edits", "value", "low", "high"])
+    rows = [{"n_edits": 0, "value": 0.0, "low": 0.0, "high": 0.0}]
+    rows += [{"n_edits": int(r.n_edits), "value": r.change_pct, "low": r.change_pct_lo, "high": r.change_pct_hi}
+             for r in g.sort_values("n_edits").itertuples()]
+    return pd.DataFrame(rows)
+
+
+def _draw(ax, ds, changes, form, method, task, label) -> bool:
+    if task == PERPLEXITY:
+        s = perplexity_series(changes, form, method)
+        if s.empty:
+            return False
+        yerr = [s["value"] - s["low"], s["high"] - s["value"]]
+        ax.errorbar(s["n_edits"], s["value"], yerr=yerr, marker="o", ms=3, lw=1.3, capsize=1.5,
+                    color=_COLORS.get(form), label=label)
+        return True
+    s = series(ds, form, method, task) if not ds.empty else pd.DataFrame()
+    if s.empty:
+        return False
+    ax.errorbar(s["n_edits"], 100 * s["value"], yerr=100 * s["stderr"], marker="o", ms=3, lw=1.3,
+                capsize=1.5, color=_COLORS.get(form), label=label)
+    return True
+
+
 def _label(dataset: str, ppl: Mapping[str, float] | None) -> str:
     text = FORM_LABELS.get(dataset, dataset)
     if ppl and dataset in ppl:
@@ -61,33 +92,33 @@ def _label(dataset: str, ppl: Mapping[str, float] | None) -> str:
 
 def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, methods: Sequence[str] = METHODS,
              forms: Sequence[str] = PAPER_FORM_ORDER, tasks: Sequence[str] | None = None,
-             footer: str | None = None, model: str | None = None):
-    """The figure (not saved); ``perplexity``: ``{form dataset: mean target PPL}`` for the legend."""
+             footer: str | None = None, model: str | None = None, general_perplexity: pd.DataFrame | None = None):
+    """The figure (not saved); ``perplexity``: ``{form dataset: mean target PPL}`` for the legend;
+    ``general_perplexity``: :func:`seqedit.report.general_ppl.load_general_perplexity`'s frame, or None."""
+    from .general_ppl import change_table
+
+    changes = change_table(general_perplexity) if general_perplexity is not None else pd.DataFrame()
     if tasks is None:
         tasks = order_tasks(ds["task"].unique()) if not ds.empty else []
     columns = [*tasks, AVERAGE] if len(tasks) != 1 else list(tasks)
+    columns += [PERPLEXITY] if not changes.empty else []
     fig, axes = plt.subplots(len(methods), len(columns), squeeze=False, layout="constrained",
                              figsize=(3.2 * len(columns) + 2.2, 2.5 * len(methods) + 1.4))
     for i, method in enumerate(methods):
         for j, task in enumerate(columns):
             ax = axes[i, j]
-            ax.set_title(f"{method_display(method)} - {task_display(task) if task != AVERAGE else 'average'}",
-                         fontsize=9)
+            name = task if task in (AVERAGE, PERPLEXITY) else task_display(task)
+            ax.set_title(f"{method_display(method)} - {name}", fontsize=9)
             drawn = False
             for form in forms:
-                s = series(ds, form, method, task) if not ds.empty else pd.DataFrame()
-                if s.empty:
-                    continue
-                ax.errorbar(s["n_edits"], 100 * s["value"], yerr=100 * s["stderr"], marker="o", ms=3, lw=1.3,
-                            capsize=1.5, color=_COLORS.get(form), label=_label(form, perplexity))
-                drawn = True
+                drawn = _draw(ax, ds, changes, form, method, task, _label(form, perplexity)) or drawn
             if not drawn:
                 ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="0.45")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 continue
             ax.set_xlabel("number of edits", fontsize=8)
-            ax.set_ylabel("score (%)", fontsize=8)
+            ax.set_ylabel("change (%)" if task == PERPLEXITY else "score (%)", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
@@ -100,6 +131,8 @@ def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, me
     if labels:
         fig.legend([handles[lab] for lab in labels], labels, loc="outside right upper", fontsize=7.5, frameon=False)
     title = "Fig. 3 - downstream performance vs number of edits per MQD question form (0 = base model; +-1 SE)"
+    if PERPLEXITY in columns:
+        title += "; held-out perplexity change: paired 95% interval"
     fig.suptitle(f"{model}: {title}" if model else title, fontsize=10.5, x=0.01, ha="left")
     note = CAPTION + (f"\n{footer}" if footer else "")
     fig.supxlabel("\n".join(textwrap.wrap(note, width=int(fig.get_size_inches()[0] * 19))), fontsize=6,
