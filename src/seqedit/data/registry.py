@@ -235,7 +235,7 @@ CORPORA: dict[str, CorpusSpec] = {
             name="wikitext2-train",
             split="wikitext-articles",
             hf=HFSource("Salesforce/wikitext", "wikitext-2-raw-v1", "train", rows_are_lines=True),
-            description="WikiText-2 raw v1 train split, one document per article (online only; 600 articles)",
+            description="WikiText-2 raw v1 train split, one document per article (online only)",
         ),
         CorpusSpec(
             name="wikitext103-train",
