@@ -46,9 +46,11 @@ rule report_figures_tables:
         steps=" ".join(map(str, sorted({s for d in DATASETS_CFG for s in steps_for(d)}))),
         config=CONFIG_FILE,
         general_perplexity=lambda w, input: general_perplexity_option(w, input),
+        variants=VARIANTS_ARG,  # the CounterFact variant each entry edits (rules/mquake_inputs.smk)
+        variants_text=VARIANTS_TEXT,  # the same for the captions
     shell:
         "seqedit report --model {wildcards.model} --norms {input.norms} --metrics {input.metrics} "
         "--base-metrics {input.base_metrics} --downstream {input.downstream} --methods {params.methods} "
         "--datasets {params.datasets} --table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {params.config} {params.general_perplexity} "
-        "> {log} 2>&1"
+        "--variants {params.variants} > {log} 2>&1"

@@ -346,8 +346,9 @@ def test_table3_counterfact_mquake(report):
     assert lines["ROME"][6] == lines["GRACE"][6] == "**100.00**" and lines["D4S"][6] == "<u>90.00</u>"
     assert "sequential protocol" in cf_md and "Fluency of the unedited model: 6.20" in cf_md
     mq_md = _md_section(md, "### MQuAKE")
-    assert "| D4S | 10 | **50.00** | **75.00** | 10 | 30 |" in mq_md
-    assert "| ROME | 10 | <u>25.00</u> | **75.00** | 10 | 30 |" in mq_md
+    # Method, Cases edited, Multi-hop (% cases), Single-hop (% rewrites), Cases, Rewrites, Questions
+    assert "| D4S | 10 | **50.00** | **75.00** | 10 | 2 | 30 |" in mq_md
+    assert "| ROME | 10 | <u>25.00</u> | **75.00** | 10 | 2 | 30 |" in mq_md
     assert "GRACE" not in mq_md
 
     tex = (report["tab"] / "table3_counterfact_mquake.tex").read_text()

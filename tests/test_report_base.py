@@ -112,8 +112,8 @@ def test_table3_first_rows_are_the_unedited_model(report):
     by_method = {r[0]: r for r in cf_rows[1:]}
     assert by_method["GRACE"][10] == "**6.20**" and by_method["D4S"][10] == "<u>6.15</u>"  # 6.30 not ranked
     assert by_method["D4S"][9] == "**79.00**"
-    # MQuAKE: Method, Edits, Multi-hop, Single-hop, Cases, Questions
-    assert mq_rows[0] == ["Unedited", "0", "10.00", "5.00", "10", "30"]
+    # MQuAKE: Method, Cases edited, Multi-hop, Single-hop, Cases, Rewrites, Questions
+    assert mq_rows[0] == ["Unedited", "0", "10.00", "5.00", "10", "2", "30"]
     assert {r[0]: r[2] for r in mq_rows[1:]} == {"ROME": "<u>25.00</u>", "D4S": "**50.00**"}
     assert "Edits 0 = the unedited model" in cf
     with open(report["tab"] / "table3_counterfact_mquake.csv", newline="") as fh:

@@ -74,6 +74,7 @@ def make_report(
     norm_agg: str = "mean",
     formats: Sequence[str] = FIGURE_FORMATS,
     general_perplexity: Sequence[str | Path] | None = None,
+    variants: dict[str, str] | None = None,
 ) -> list[Path]:
     """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
     be None to skip it). ``base_metrics``: the unedited model's metrics files (``base.json``; also recognised
@@ -138,7 +139,7 @@ def make_report(
         # tables hold only the (model-filtered) provenance essentials, not the long input lists
         tprov = {k: v for k, v in prov.items() if k != "inputs"}
         t2 = table2(metrics_df, steps=steps, methods=methods, datasets=datasets, base=base_df)
-        t3 = table3(metrics_df, methods=methods, datasets=datasets, base=base_df)
+        t3 = table3(metrics_df, methods=methods, datasets=datasets, base=base_df, variants=variants)
         t4 = table4(ds_df, methods=methods, datasets=datasets)
         on = f" ({model})" if model else ""
         titles = {
@@ -191,6 +192,8 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="*", help="methods to show, in this order (default: all found)")
     p.add_argument("--datasets", nargs="*", help="datasets to show, in this order (default: all found)")
     p.add_argument("--table-steps", nargs="*", type=int, help="checkpoints (n_edits) in Table 2 (default: all)")
+    p.add_argument("--variants", nargs="*", default=[], metavar="DATASET=VARIANT",
+                   help="the registry variant each dataset entry edited (seqedit.data.variants), named in Table 3")
     p.add_argument("--window", type=int, help="rolling-mean window of Fig. 5a (default: auto)")
     p.add_argument("--norm-agg", choices=["mean", "first"], default="mean",
                    help="Fig. 6 norms: mean over the edited layers, or the first edited layer")
@@ -236,6 +239,7 @@ def cli(command: str, argv: list[str]) -> None:
         norm_agg=args.norm_agg,
         formats=tuple(args.formats),
         general_perplexity=args.general_perplexity,
+        variants=dict(v.split("=", 1) for v in args.variants),
     )
     for p in written:
         log.info("wrote %s", p)

@@ -9,7 +9,7 @@ from matplotlib.lines import Line2D
 from .load import metric_protocols
 from .names import METRICS, method_display, protocol_columns
 from .plot import checkpoint_ticks, collect_legend, color_map, datasets_of, finish, grid, methods_of, no_data, \
-    select, style, titled
+    requests_edited_label, select, style, titled
 
 METRIC_TITLES = {"efficacy": "Efficacy", "paraphrase": "Paraphrase", "specificity": "Specificity"}
 _PROTOCOL_STYLE = ["-", "--", ":", "-."]
@@ -53,7 +53,7 @@ def fig8_edit_metrics(metrics: pd.DataFrame, methods=None, datasets=None, prov=N
             if len(at_zero):  # the value every method starts from
                 ax.plot([0], [100 * at_zero.iloc[0]], marker="*", ms=8, ls="none", color="black", label=BASE_LEGEND)
             ax.set_ylim(-3, 103)
-            style(ax, "number of edits", f"{METRIC_TITLES[key]} (%)")
+            style(ax, requests_edited_label(g), f"{METRIC_TITLES[key]} (%)")
             checkpoint_ticks(ax, list(g["n_edits"]) + ([0] if len(at_zero) else []))
     handles, labels = collect_legend(axes, [method_display(m) for m in methods])
     for p in protocols:

@@ -12,6 +12,7 @@ from . import intervals as _iv
 from .names import BASE_METHOD, DECIMALS, method_display, order_methods, order_plain, order_protocols, protocol_text, sort_rows
 from .render import fmt, fmt_count, latex_document, latex_label, latex_table, marked_column, md_footer, md_table
 from .table2 import base_apart, interval_cells, of_datasets, request_bounds, with_base
+from .table3_notes import T3_MQ_EDITS_HEADER, T3_MQ_LEGEND, prompt_note, protocol_notes, section_title, variant_of
 
 T3_DATASETS = ("counterfact", "mquake")
 # (CSV column, metrics column, scale): percent for fractions, raw for fluency and counts
@@ -30,6 +31,7 @@ T3_FIELDS = [
     ("Fluency_base", "cf_fluency_base", 1),
     ("n_generation_prompts", "cf_n_generation_prompts", 1),
     ("MultiHop", "mq_multi_hop_accuracy", 100),
+    ("MultiHopPreEdit", "mq_multi_hop_accuracy_pre_edit", 100),
     ("SingleHop", "mq_single_hop_accuracy", 100),
     ("n_cases", "mq_n_cases", 1),
     ("n_questions", "mq_n_questions", 1),
@@ -37,10 +39,11 @@ T3_FIELDS = [
 ]
 _VALUES = [c for c, _, _ in T3_FIELDS]
 T3_COLUMNS = (["model", "dataset", "method", "n_edits", "protocol"] + _VALUES[:3] + ["Avg"] + _VALUES[3:]
-              + ["match_rule", *_iv.interval_columns()])
+              + ["match_rule", "prompt", "variant", *_iv.interval_columns()])
 T3_CF_SHOWN = [("Eff", "Eff"), ("Par", "Par"), ("Spe", "Spe"), ("Avg", "Avg"), ("ES", "ES"), ("PS", "PS"),
                ("NS", "NS"), ("S", "S"), ("Fluency", "Flu.")]
-T3_MQ_SHOWN = [("MultiHop", "Multi-hop"), ("SingleHop", "Single-hop"), ("n_cases", "Cases"),
+T3_MQ_SHOWN = [("MultiHop", "Multi-hop (% cases)"), ("MultiHopPreEdit", "Pre-edit (% cases)"),
+               ("SingleHop", "Single-hop (% rewrites)"), ("n_cases", "Cases"), ("n_hops", "Rewrites"),
                ("n_questions", "Questions")]
 T3_COUNTS = {"n_cases", "n_questions", "n_hops", "n_generation_prompts"}  # shown as integers, never ranked
 T3_INTERVALS = {"Eff", "Par", "Spe", "Avg"}  # shown with their interval, marked only where it allows
@@ -54,21 +57,18 @@ T3_CF_LEGEND = (
 T3_INTERVAL_NOTE = ("[a, b] = 95% interval (bootstrap over the requests; sequential protocol); Eff / Par / Spe / Avg "
                     "are marked only where the intervals separate them from the values below.")
 T3_BASE_NOTE = "Edits 0 = the unedited model on the requests of the longest chain: the reference, never marked."
-T3_MQ_LEGEND = (
-    "Multi-hop = share of MQuAKE cases (%) of which a multi-hop question is answered with the new answer or one of "
-    "its aliases, with all of the case's rewrites applied (MQuAKE's multi-hop accuracy); Single-hop = accuracy on "
-    "the edited single hops (%); Cases / Questions = how many were evaluated."
-)
 
 
 def table3(metrics: pd.DataFrame, methods: Sequence[str] | None = None,
-           datasets: Sequence[str] | None = None, base: pd.DataFrame | None = None) -> pd.DataFrame:
+           datasets: Sequence[str] | None = None, base: pd.DataFrame | None = None,
+           variants: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per (model, dataset in {counterfact, mquake}, method) at the run's last checkpoint: the top-level
     token accuracies (their protocol in ``protocol``) and Avg (their mean; NaN if one is), their 95% intervals
     (``*_lo``/``*_hi``, where the numbers are of the sequential protocol and the file keeps ``per_request``), the
     ``counterfact`` block (ES/EM/PS/PM/NS/NM/S in %, fluency raw) and the ``mquake`` block (multi-hop / single-hop
     accuracy in %, counts). Absent blocks give NaN. ``base``: the unedited model's metrics (loaded ``base.json``),
-    its row first (n_edits 0, method :data:`.names.BASE_METHOD`; not filtered by ``methods``)."""
+    its row first (n_edits 0, method :data:`.names.BASE_METHOD`; not filtered by ``methods``). ``variants``: config
+    entry -> registry variant (``seqedit report --variants``), named in ``variant``; ``prompt`` = MQuAKE's prompt."""
     wanted = [d for d in T3_DATASETS if not datasets or d in datasets]
     df = of_datasets(metrics, None, wanted)
     if df is not None and methods:
@@ -83,6 +83,8 @@ def table3(metrics: pd.DataFrame, methods: Sequence[str] | None = None,
     out["Avg"] = out[["Eff", "Par", "Spe"]].mean(axis=1, skipna=False)
     out[_VALUES + ["Avg"]] = out[_VALUES + ["Avg"]].round(DECIMALS)
     out["match_rule"] = last["mq_match_rule"].where(last["mq_match_rule"].map(lambda r: isinstance(r, str)), None)
+    out["prompt"] = last["mq_prompt"].where(last["mq_prompt"].map(lambda r: isinstance(r, str)), None)
+    out["variant"] = out["dataset"].map(lambda d: variant_of(variants, d))
     out = pd.concat([out, request_bounds(last["path"], last["protocol"])], axis=1)
     edited_methods = order_methods(out["method"][out["method"] != BASE_METHOD], methods)
     return sort_rows(out, ["model", "dataset", "method"], dataset=order_plain(list(T3_DATASETS) + list(out["dataset"])),
@@ -114,18 +116,24 @@ def _t3_sections(t3: pd.DataFrame):
             show = [(c, h) for c, h in shown if not g.empty and g[c].notna().any()]
             rows, breaks = _t3_rows(g, show) if show else ([], [])
             notes = [legend]
+            protos = order_protocols(g["protocol"].dropna()) if not g.empty else []
+            notes += protocol_notes(dataset, protos)
             if (g["method"] == BASE_METHOD).any():
                 notes.append(T3_BASE_NOTE)
             if any(c in T3_INTERVALS and g[f"{c}_lo"].notna().any() for c, _ in show):
                 notes.append(T3_INTERVAL_NOTE)
-            protos = order_protocols(g["protocol"].dropna()) if not g.empty else []
             if dataset == "counterfact" and protos:
                 notes.append("Eff / Par / Spe from the " + "; ".join(protocol_text(p) for p in protos) + ".")
             if dataset == "counterfact" and not g.empty and g["Fluency_base"].notna().any():
                 notes.append(f"Fluency of the unedited model: {fmt(g['Fluency_base'].dropna().iloc[0])}.")
             if dataset == "mquake" and not g.empty and g["match_rule"].notna().any():
                 notes.append(f"Answer matching: {g['match_rule'].dropna().iloc[0]}.")
-            yield model, dataset, name, ["Method", "Edits"] + [h for _, h in show], rows, breaks, notes
+            if dataset == "mquake" and not g.empty:
+                notes += prompt_note(g["prompt"])
+            variant = g["variant"].dropna().iloc[0] if not g.empty and g["variant"].notna().any() else None
+            edits = T3_MQ_EDITS_HEADER if dataset == "mquake" else "Edits"
+            yield (model, dataset, section_title(name, variant), ["Method", edits] + [h for _, h in show], rows,
+                   breaks, notes)
 
 
 def table3_markdown(t3: pd.DataFrame, prov: dict | None = None, title: str | None = None) -> str:
