@@ -43,4 +43,4 @@ test: $(STAMP)
 
 clean:
 	rm -rf .snakemake logs work benchmarks/rules results/data results/stats results/edits results/metrics \
-	       results/norms results/downstream results/figures results/tables
+	       results/norms results/downstream results/perplexity_general results/figures results/tables
