@@ -80,6 +80,9 @@ def make_report(
     be None to skip it). ``base_metrics``: the unedited model's metrics files (``base.json``; also recognised
     among ``metrics``). Returns the written paths."""
     from . import claims, figures, general_ppl, provenance
+    from . import failed_marks, failures
+    from .table2 import T2_DATASET
+    from .table3 import T3_DATASETS
     from .load import load_downstream, load_metrics, load_norms
     from .names import BASE_METHOD
     from .render import write_table
@@ -87,6 +90,9 @@ def make_report(
     from .table3 import table3, table3_latex, table3_markdown
     from .table4 import table4, table4_latex, table4_markdown
 
+    # a missing or non-finite result file is not loaded; the report shows its run as failed (.failures)
+    screened = failures.screen(norms, metrics, downstream)
+    norms, metrics, downstream = screened.norms, screened.metrics, screened.downstream
     norms_df = load_norms(norms)
     metrics_df = load_metrics(list(metrics or []) + list(base_metrics or []))
     is_base = metrics_df["method"] == BASE_METHOD  # the unedited model: only Tables 2, 3 and Fig. 8 show it
@@ -119,6 +125,8 @@ def make_report(
         "downstream": [str(p) for p in downstream or []],
         "general_perplexity": [str(p) for p in general_perplexity or []],
     }
+    failed = failed_marks.for_report(screened.failed, model, methods, datasets)
+    prov["failed_runs"] = failed.to_dict("records")  # the listed files left out (inputs: the ones used)
     written: list[Path] = []
 
     if figures_dir is not None:
@@ -132,8 +140,12 @@ def make_report(
             "fig8_edit_metrics": lambda: figures.fig8_edit_metrics(metrics_df, base=base_df, **kw),
         }
         assert set(figs) == set(FIGURES)
+        kept = norms_df, metrics_df, ds_df  # a figure leaves a failed run out altogether, and says so
+        norms_df, metrics_df, ds_df = failed_marks.figure_frames(norms_df, metrics_df, ds_df, failed)
         for name in FIGURES:
-            written += figures.save(figs[name](), figures_dir, name, formats)
+            fig = failed_marks.note_figure(figs[name](), failed_marks.figure_notes(failed, name))
+            written += figures.save(fig, figures_dir, name, formats)
+        norms_df, metrics_df, ds_df = kept
 
     if tables_dir is not None:
         # tables hold only the (model-filtered) provenance essentials, not the long input lists
@@ -141,6 +153,8 @@ def make_report(
         t2 = table2(metrics_df, steps=steps, methods=methods, datasets=datasets, base=base_df)
         t3 = table3(metrics_df, methods=methods, datasets=datasets, base=base_df, variants=variants)
         t4 = table4(ds_df, methods=methods, datasets=datasets)
+        t2, t3, t4 = failed_marks.table_status(t2, t3, t4, failed, [T2_DATASET], T3_DATASETS, steps=steps,
+                                               methods=methods, datasets=datasets)
         on = f" ({model})" if model else ""
         titles = {
             "table2_zsre": f"Table 2{on}: zsRE, sequential editing, edit metrics (%)",
@@ -151,7 +165,7 @@ def make_report(
         titles["table_general_perplexity"] = f"Held-out perplexity{on} before/after sequential editing"
         claims_df = claims.claims_table(norms_df, metrics_df, ds_df, general_perplexity=gp_df)
         render = {
-            "claims": (claims_df, claims.claims_markdown, claims.claims_latex),
+            "claims": (failed_marks.mark_claims(claims_df, failed), claims.claims_markdown, claims.claims_latex),
             "table2_zsre": (t2, table2_markdown, table2_latex),
             "table3_counterfact_mquake": (t3, table3_markdown, table3_latex),
             "table4_downstream": (t4, table4_markdown, table4_latex),

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from . import intervals as _iv
+from .failed_marks import status_cells, status_of, table_notes
 from .load import metric_protocols
 from .names import BASE_METHOD, DECIMALS, METRICS, method_display, order_methods, order_plain, order_protocols, \
     protocol_columns, protocol_text, sort_rows
@@ -119,15 +120,16 @@ def _t2_blocks(t2: pd.DataFrame):
         for n_edits, gg in g.groupby("n_edits", sort=False):
             breaks.append(len(rows))
             cells = {s: interval_cells(gg, s) for s in T2_HEADERS[2:]}
-            for i, method in enumerate(gg["method"]):
-                rows.append([str(n_edits) if i == 0 else "", method_display(method)]
-                            + [cells[s][i] for s in T2_HEADERS[2:]])
+            for i, method in enumerate(gg["method"]):  # a failed run's cells say so (status_cells)
+                rows.append(status_cells([str(n_edits) if i == 0 else "", method_display(method)]
+                                         + [cells[s][i] for s in T2_HEADERS[2:]], status_of(gg, i), 2))
         yield model, dataset, protocol, rows, breaks
 
 
 def table2_markdown(t2: pd.DataFrame, prov: dict | None = None, title: str | None = None) -> str:
     parts = [f"# {title or 'Table 2: zsRE sequential editing, edit metrics (%)'}", "", T2_LEGEND.replace(
         "best in bold, second best underlined", "**bold** = best, <u>underlined</u> = second best"), ""]
+    parts += [" ".join(table_notes(t2)), ""] if table_notes(t2) else []
     if t2.empty:
         parts += ["_no data_", ""]
     many = t2["model"].nunique() > 1 if not t2.empty else False

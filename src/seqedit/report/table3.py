@@ -9,6 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import intervals as _iv
+from .failed_marks import status_cells, status_of, table_notes
 from .names import BASE_METHOD, DECIMALS, method_display, order_methods, order_plain, order_protocols, protocol_text, sort_rows
 from .render import fmt, fmt_count, latex_document, latex_label, latex_table, marked_column, md_footer, md_table
 from .table2 import base_apart, interval_cells, of_datasets, request_bounds, with_base
@@ -99,8 +100,9 @@ def _t3_rows(g: pd.DataFrame, shown: Sequence[tuple[str, str]]):
         cells = {c: ([fmt_count(v) for v in gg[c]] if c in T3_COUNTS else interval_cells(gg, c) if c in T3_INTERVALS
                      else base_apart(gg, lambda x, c=c: marked_column(x[c].tolist()),
                                      lambda x, c=c: [(fmt(v), "") for v in x[c]])) for c, _ in shown}
-        for i, method in enumerate(gg["method"]):
-            rows.append([method_display(method), str(int(n_edits))] + [cells[c][i] for c, _ in shown])
+        for i, method in enumerate(gg["method"]):  # a failed run's cells say so (status_cells)
+            rows.append(status_cells([method_display(method), str(int(n_edits))] + [cells[c][i] for c, _ in shown],
+                                     status_of(gg, i), 2))
     return rows, breaks
 
 
@@ -115,7 +117,7 @@ def _t3_sections(t3: pd.DataFrame):
             # columns with no number at all are left out of the rendered table (they are in the CSV)
             show = [(c, h) for c, h in shown if not g.empty and g[c].notna().any()]
             rows, breaks = _t3_rows(g, show) if show else ([], [])
-            notes = [legend]
+            notes = [legend] + table_notes(g)
             protos = order_protocols(g["protocol"].dropna()) if not g.empty else []
             notes += protocol_notes(dataset, protos)
             if (g["method"] == BASE_METHOD).any():

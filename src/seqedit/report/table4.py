@@ -7,6 +7,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from .failed_marks import status_cells, status_of, table_notes
 from .names import DECIMALS, method_display, order_methods, order_plain, order_tasks, task_display
 from .render import fmt, fmt_signed, latex_document, latex_label, latex_table, md_footer, md_table
 
@@ -81,7 +82,7 @@ def _header(dm: pd.DataFrame, task: str) -> str:
 def _t4_sections(t4: pd.DataFrame):
     """(model, headers, rows) per model."""
     for model, dm in t4.groupby("model", sort=False):
-        tasks = order_tasks(dm["task"])
+        tasks = order_tasks(dm["task"].dropna())  # a failed run's row has no task
         headers = ["Dataset", "Method", "Edits"] + [_header(dm, t) for t in tasks] + ["Avg"]
         rows = []
         base = dm[dm["n_edits"] == 0].set_index("task")
@@ -100,13 +101,14 @@ def _t4_sections(t4: pd.DataFrame):
             else:
                 ea, ba = _mean(both["edited"]), _mean(both["base"])
                 cells.append(f"{fmt(ea)} ({fmt_signed(ea - ba)})")
-            rows.append([str(dataset), method_display(method), str(int(g["n_edits"].iloc[0]))] + cells)
+            rows.append(status_cells([str(dataset), method_display(method), str(int(g["n_edits"].iloc[0]))] + cells,
+                                     status_of(g, 0), 3))
         yield model, headers, rows
 
 
 def table4_markdown(t4: pd.DataFrame, prov: dict | None = None, title: str | None = None) -> str:
     parts = [f"# {title or 'Table 4: downstream performance before and after sequential editing (%)'}", ""]
-    parts += [T4_LEGEND, ""]
+    parts += [T4_LEGEND, ""] + ([" ".join(table_notes(t4)), ""] if table_notes(t4) else [])
     if t4.empty:
         parts += ["_no data_", ""]
     for model, headers, rows in _t4_sections(t4):
