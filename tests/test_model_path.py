@@ -106,3 +106,27 @@ def test_without_a_path_the_model_command_is_unchanged(tmp_path, data_mirror):
     assert f"seqedit model --name {MODEL} --out resources/models/{MODEL}  > logs/model/{MODEL}.log 2>&1" in res.stdout
     assert not (tmp_path / ".snakemake" / "seqedit").exists()  # nothing hashed
 
+
+
+def test_the_model_job_reads_its_folder_from_the_environment_and_checks_its_content(tmp_path, monkeypatch):
+    """`seqedit model --path-content KEY` (the command the rule runs): the folder comes from $SEQEDIT_MODEL_PATHS,
+    and a folder whose files changed since the workflow was parsed is refused, naming it."""
+    import json as json_module
+
+    import seqedit.models.cli as model_cli
+    from seqedit.model_keys import ENV, content_key
+
+    model = fixture_model(tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(model_cli, "prepare_model", lambda name, out, local_path=None: calls.append(local_path))
+    monkeypatch.setenv(ENV, json_module.dumps({MODEL: str(model)}))
+    key = content_key(model)
+    model_cli.cli("model", ["--name", MODEL, "--out", str(tmp_path / "out"), "--path-content", key])
+    assert calls == [str(model.resolve())]
+    (model / "model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(SystemExit, match=f"the model files in {model.resolve()} changed since the workflow"):
+        model_cli.cli("model", ["--name", MODEL, "--out", str(tmp_path / "out"), "--path-content", key])
+    monkeypatch.delenv(ENV)
+    with pytest.raises(SystemExit, match=rf"no folder for model '{MODEL}' in \${ENV}"):
+        model_cli.cli("model", ["--name", MODEL, "--out", str(tmp_path / "out"), "--path-content", key])

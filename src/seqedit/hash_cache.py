@@ -59,6 +59,7 @@ class HashCache:
         """Write the cache when a file was hashed (a failure to write only costs a re-hash next time)."""
         if not self.hashed:
             return
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
@@ -66,4 +67,5 @@ class HashCache:
                 json.dump(self.entries, f, sort_keys=True)
             os.replace(tmp, self.path)
         except OSError:
-            pass
+            if tmp is not None and os.path.exists(tmp):
+                os.remove(tmp)
