@@ -157,10 +157,14 @@ def test_screen_names_each_problem(tmp_path):
     (m / "step_5.json").write_text(json.dumps({"n_edits": 5, "efficacy": 0.5}))
     norms = root / "norms" / "m" / "zsre" / "rome.csv"
     norms.parent.mkdir(parents=True)
-    norms.write_text("edit,param,layer,mean_abs_w,mean_abs_delta_total\n1,w,1,0.1,0.0\n5,w,1,inf,1.0\n")
-    got = screen([norms], [m / f"step_{k}.json" for k in (1, 2, 3, 4, 5)], [])
-    assert got.metrics == [str(m / "step_1.json")] and got.norms == []
+    norms.write_text("edit,param,layer,mean_abs_w,mean_abs_delta_total\n1,w,1,0.1,\n5,w,1,inf,1.0\n")  # "": absent
+    d = root / "downstream" / "m" / "zsre" / "rome"
+    d.mkdir(parents=True)
+    (d / "step_1.json").write_text(json.dumps({"tasks": {"arc": {"value": 0.3, "stderr": None}}}))
+    (d / "step_2.json").write_text(json.dumps({"tasks": {"arc": {"value": None, "stderr": None}}}))
+    got = screen([norms], [m / f"step_{k}.json" for k in (1, 2, 3, 4, 5)], [d / "step_1.json", d / "step_2.json"])
+    assert got.metrics == [str(m / "step_1.json")] and got.norms == [] and got.downstream == [str(d / "step_1.json")]
     problems = {(r.kind, r.n_edits if not (isinstance(r.n_edits, float) and math.isnan(r.n_edits)) else None):
                 r.problem for r in got.failed.itertuples()}
     assert problems == {("norms", 5): NON_FINITE, ("metrics", 2): NON_FINITE, ("metrics", 3): UNREADABLE,
-                        ("metrics", 4): MISSING, ("metrics", 5): BROKEN}
+                        ("metrics", 4): MISSING, ("metrics", 5): BROKEN, ("downstream", 2): NON_FINITE}

@@ -4,8 +4,8 @@
 
 - it does not exist (``missing``: e.g. an edit chain that stopped, or a job that did not finish);
 - it cannot be parsed (``unreadable``), or holds a non-finite number (``non-finite``): a metrics file's Eff / Par /
-  Spe (top level, per protocol, CounterFact / MQuAKE blocks), a downstream file's task scores, a norms file's
-  mean|W| (or |W - W0|);
+  Spe (top level, per protocol, CounterFact / MQuAKE blocks; null = does not apply), a downstream file's task
+  scores (null = lm-eval gave NaN), a norms file's mean|W| (or |W - W0|);
 - it belongs to a checkpoint at or after the first edit whose norms are non-finite (``non-finite weights``): the
   model it evaluated was broken, whatever its numbers say (the issue's MEMIT at 0.00 from NaN weights).
 
@@ -78,20 +78,26 @@ def _json_problem(path: Path, kind: str) -> str | None:
         return UNREADABLE
     if not isinstance(obj, dict):
         return UNREADABLE
-    if kind == "metrics":
-        parts = [obj.get(k) for k, _ in METRICS] + [obj.get(b) for b in _METRIC_BLOCKS]
-    else:
-        parts = [obj.get("tasks")]
-    return None if _numbers_finite(parts) else NON_FINITE
+    if kind == "metrics":  # None = does not apply (MQuAKE's specificity)
+        return None if _numbers_finite([obj.get(k) for k, _ in METRICS] + [obj.get(b) for b in _METRIC_BLOCKS]) \
+            else NON_FINITE
+    tasks = obj.get("tasks")  # a score lm-eval could not give (NaN, stored as null) is a failure; stderr may be null
+    values = [t.get("value") if isinstance(t, dict) else None for t in (tasks or {}).values()]
+    ok = isinstance(tasks, dict) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+    return None if ok else NON_FINITE
 
 
 def first_bad_edit(path: Path) -> int | None:
-    """The first edit whose mean|W| or |W - W0| is not a finite number (None: every edit is finite)."""
+    """The first edit whose mean|W| or |W - W0| is not a finite number (None: every edit is finite; an empty cell
+    is an absent value, not a failure)."""
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             for key in _NORM_VALUES:
+                text = (row.get(key) or "").strip()
+                if not text:
+                    continue
                 try:
-                    value = float(row.get(key) or "nan")
+                    value = float(text)
                 except ValueError:
                     value = float("nan")
                 if not math.isfinite(value):
