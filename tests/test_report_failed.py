@@ -83,6 +83,7 @@ def test_table2_shows_failed_and_missing_runs_unranked(failed_report):
         ("d4s", 7, True)]  # the file left out, named in the provenance
     imm = _md_rows(_md_section(md, "### zsre, immediate protocol"), 10)
     assert imm["ROME"] == ["failed"] * 4 and imm["D4S"] == ["failed"] * 4
+    assert list(_md_rows(_md_section(md, "### zsre, unspecified protocol"), 10)) == ["MEMIT"]  # not ROME's block
     tex = (failed_report["tab"] / "table2_zsre.tex").read_text()
     assert r" & ROME & failed & failed & failed & failed \\" in tex
 

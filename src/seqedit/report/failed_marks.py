@@ -63,9 +63,12 @@ def with_status_rows(table: pd.DataFrame, failed: pd.DataFrame | None, kind: str
             if failures.empty:
                 continue
             table = table[~run]
+        # Table 2: the run's own protocol blocks (from its other checkpoints), else every block of the dataset
+        own = list(dict.fromkeys(table.loc[run, per])) if per and not last_only else []
+        every = list(dict.fromkeys(table.loc[(table["model"] == model) & (table["dataset"] == dataset), per])) \
+            if per else [None]
         for r in failures.itertuples(index=False):
-            blocks = (list(dict.fromkeys(table.loc[(table["model"] == model) & (table["dataset"] == dataset), per]))
-                      if per else [None]) or ["sequential"]
+            blocks = own or every or ["sequential"]
             for block in blocks:
                 rows.append({"model": model, "dataset": dataset, "method": method, "n_edits": int(r.n_edits),
                              **({per: block} if per else {}), STATUS: status(r.problem)})
