@@ -56,9 +56,11 @@ class HashCache:
         return digest
 
     def save(self) -> None:
-        """Write the cache when a file was hashed (a failure to write only costs a re-hash next time)."""
+        """Write the cache when a file was hashed, without the entries of files that no longer exist (a failure to
+        write only costs a re-hash next time)."""
         if not self.hashed:
             return
+        self.entries = {path: entry for path, entry in self.entries.items() if os.path.exists(path)}
         tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
