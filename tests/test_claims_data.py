@@ -85,6 +85,26 @@ def test_damage_table_and_c7_from_results():
     assert row["se"] == pytest.approx(math.sqrt(4 * 0.01 ** 2) / 2)
     n, dmg = damage_at(table, "rome", ["mqd_tf", "mqd_mc", "mqd_dg"])
     assert n == 20 and dmg["mqd_mc"][0] == pytest.approx(0.03)
+
+
+def test_damage_at_compares_the_datasets_that_share_a_checkpoint():
+    """zsRE checkpointed at 25 and 50, the MQD forms at 10 and 20 (the findings config): no edit count is common to
+    all four, yet the three forms compare at 20 (before: no data, so C8 said 'no method has the needed results')."""
+    df = _downstream_df()
+    extra = df[(df["dataset"] == "mqd_dg") & (df["n_edits"] == 10)].copy()
+    for n in (25, 50):
+        rows = extra.assign(dataset="zsre", n_edits=n)
+        df = pd.concat([df, rows], ignore_index=True)
+    table = damage_table(df)
+    n, dmg = damage_at(table, "rome", ["zsre", "mqd_tf", "mqd_mc", "mqd_dg"])
+    assert n == 20 and sorted(dmg) == ["mqd_dg", "mqd_mc", "mqd_tf"]
+    assert dmg["mqd_dg"][0] == pytest.approx(0.10)
+    n, dmg = damage_at(table, "rome", ["zsre", "mqd_dg"])  # two datasets, no shared count
+    assert n is None and dmg == {}
+    n, dmg = damage_at(table, "rome", ["zsre"])  # one dataset: its last checkpoint
+    assert n == 50 and list(dmg) == ["zsre"]
+    res = C.c8_from_results(df, methods=["rome"])
+    assert "rome at 20 edits" in res["evidence"]
     res = C.c7_from_results(_downstream_df(), PPL, methods=["rome"])
     assert res["verdict"] == C.INCONCLUSIVE  # T/F vs MC: 2 points apart, interval +-2.8 points
     res = C.c7_from_results(_downstream_df(), PPL, methods=["rome"], forms=["mqd_tf", "mqd_dg"])
