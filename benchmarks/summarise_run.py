@@ -1,0 +1,80 @@
+"""Summarise a finished workflow run for results/README.md: job seconds by rule (from Snakemake's ``benchmark:``
+files) and one line per edit chain (from its norms file), printed as Markdown.
+
+    python3 benchmarks/summarise_run.py --run /path/to/run/folder [--model smollm2-135m]
+
+Nothing is typed: every number is read from the run's files. ``wall`` is Snakemake's per-job wall time, ``cpu``
+the job's CPU seconds (a loaded machine stretches the first, not the second).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+
+def job_seconds(run: Path) -> dict[str, tuple[int, float, float]]:
+    """``{rule: (jobs, wall seconds, cpu seconds)}`` over the run's benchmark files (the last repeat of each)."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for path in sorted((run / "benchmarks" / "rules").rglob("*.tsv")):
+        rows = list(csv.DictReader(path.open(), delimiter="\t"))
+        if not rows:
+            continue
+        rule = path.relative_to(run / "benchmarks" / "rules").parts[0]
+        totals[rule][0] += 1
+        totals[rule][1] += float(rows[-1]["s"])
+        totals[rule][2] += float(rows[-1]["cpu_time"] or 0.0)
+    return {rule: (int(n), wall, cpu) for rule, (n, wall, cpu) in totals.items()}
+
+
+def _quarters(values: list[float]) -> tuple[float, float]:
+    quarter = max(1, len(values) // 4)
+    return sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
+
+
+def chain_lines(run: Path, model: str) -> list[str]:
+    """One Markdown row per (dataset, method) chain: edits, mean s/edit, reached p(target) and immediate efficacy
+    in the first and last quarter of the edits, mean|W| (mean over the edited layers) at the first and last edit."""
+    lines = []
+    for path in sorted((run / "results" / "norms" / model).glob("*/*.csv")):
+        per_edit: dict[int, list[dict]] = defaultdict(list)
+        for row in csv.DictReader(path.open()):
+            per_edit[int(row["edit"])].append(row)
+        edits = sorted(per_edit)
+        if not edits:
+            continue
+
+        def mean_of(key, edit):
+            vals = [float(r[key]) for r in per_edit[edit] if r.get(key) not in (None, "")]
+            return sum(vals) / len(vals) if vals else float("nan")
+
+        seconds = [mean_of("seconds", e) for e in edits]
+        reached = _quarters([mean_of("z_prob_last", e) for e in edits])
+        immediate = _quarters([mean_of("immediate_efficacy", e) for e in edits])
+        first_w, last_w = mean_of("mean_abs_w", edits[0]), mean_of("mean_abs_w", edits[-1])
+        growth = 100 * (last_w / first_w - 1)
+        lines.append(f"| {path.parent.name} | {path.stem} | {len(edits)} | {sum(seconds) / len(seconds):.1f} | "
+                     f"{reached[0]:.3f} -> {reached[1]:.3f} | {immediate[0]:.2f} -> {immediate[1]:.2f} | "
+                     f"{first_w:.5f} -> {last_w:.5f} ({growth:+.2f}%) |")
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="the run's folder (holds results/ and benchmarks/)")
+    parser.add_argument("--model", default="smollm2-135m")
+    args = parser.parse_args(argv)
+    totals = job_seconds(args.run)
+    print("| rule | jobs | wall s | cpu s |\n|---|---:|---:|---:|")
+    for rule, (n, wall, cpu) in sorted(totals.items(), key=lambda item: -item[1][2]):
+        print(f"| {rule} | {n} | {wall:.0f} | {cpu:.0f} |")
+    print(f"| all | {sum(t[0] for t in totals.values())} | {sum(t[1] for t in totals.values()):.0f} | "
+          f"{sum(t[2] for t in totals.values()):.0f} |\n")
+    print("| dataset | method | edits | mean s/edit | reached p(target), first -> last quarter | immediate efficacy, "
+          "first -> last quarter | mean\\|W\\| edit 1 -> last (growth) |\n|---|---|---:|---:|---|---|---|")
+    print("\n".join(chain_lines(args.run, args.model)))
+
+
+if __name__ == "__main__":
+    main()
