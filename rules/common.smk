@@ -32,8 +32,18 @@ def _put_seqedit_on_path():
 
 _put_seqedit_on_path()
 # the config file whose hash the report records (the last one given wins, as in Snakemake)
-CONFIG_FILE = str(Path(list(workflow.configfiles)[-1]).resolve()) if workflow.configfiles else "config.yaml"
-HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
+
+
+def workdir_path(path):
+    """`path` relative to the working directory when it lies inside it, else absolute: input paths that Snakemake
+    records must not name the folder, or a run folder copied or moved elsewhere plans every job again ("set of input
+    files has changed"; before, the hparams files' absolute paths did that to every edit)."""
+    resolved, workdir = Path(path).resolve(), Path.cwd().resolve()
+    return resolved.relative_to(workdir) if resolved.is_relative_to(workdir) else resolved
+
+
+CONFIG_FILE = str(workdir_path(list(workflow.configfiles)[-1])) if workflow.configfiles else "config.yaml"
+HPARAMS_DIR = workdir_path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams")
 
 
 def _check_config():
@@ -131,7 +141,7 @@ def precomputed_stats_dir(model):
     if not path:
         return None
     path = str(path)
-    return str(Path(path.format(model=model) if "{model}" in path else Path(path) / model).resolve())
+    return str(workdir_path(path.format(model=model) if "{model}" in path else Path(path) / model))
 
 
 def stats_dir(model):
