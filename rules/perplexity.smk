@@ -95,7 +95,7 @@ rule report_data_perspective:
         "seqedit report-data --model {wildcards.model} --downstream {input.downstream} "
         "--perplexity {input.perplexity} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {params.config} --c7-methods {params.c7} "
-        "--c8-methods {params.c8} {params.general_perplexity} > {log} 2>&1"
+        "--c8-methods {params.c8} {params.general_perplexity} --edit-meta {input.edit_meta} > {log} 2>&1"
 
 
 rule data_perspective:

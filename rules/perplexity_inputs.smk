@@ -31,6 +31,7 @@ def data_report_inputs(model):
     return {
         **general_perplexity_report_inputs(model),  # C7/C8 by the held-out perplexity, when configured
         "perplexity": [f"results/perplexity/{model}/{d}.json" for d in datasets],
+        "edit_meta": edit_meta_files(model),  # C8 counts identical chains once (mqd_dg = CounterFact's requests)
         "downstream": [f"results/downstream/{model}/base.json"]
         + [
             f"results/downstream/{model}/{d}/{m}/step_{s}.json"

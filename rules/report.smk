@@ -53,4 +53,4 @@ rule report_figures_tables:
         "--base-metrics {input.base_metrics} --downstream {input.downstream} --methods {params.methods} "
         "--datasets {params.datasets} --table-steps {params.steps} --figures-dir results/figures/{wildcards.model} "
         "--tables-dir results/tables/{wildcards.model} --config {params.config} {params.general_perplexity} "
-        "--variants {params.variants} > {log} 2>&1"
+        "--variants {params.variants} --edit-meta {input.edit_meta} > {log} 2>&1"

@@ -71,7 +71,15 @@ def report_inputs(model):
         "base_metrics": [f"results/metrics/{model}/{d}/base.json" for d in dict.fromkeys(d for d, _ in runs_)],
         "downstream": [f"results/downstream/{model}/base.json"]
         + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in downstream_steps(d)],
+        "edit_meta": edit_meta_files(model),
     }
+
+
+def edit_meta_files(model):
+    """Every checkpoint's metadata of `model` (its tensors' sha256: C8 counts identical chains once)."""
+    return [
+        f"results/edits/{model}/{d}/{m}/step_{s}.json" for (mo, d, m) in runs() if mo == model for s in steps_for(d)
+    ]
 
 
 def downstream_steps(dataset):

@@ -38,9 +38,11 @@ CORRELATION_MARGIN = 0.1
 
 
 def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.DataFrame,
-                 dataset: str | None = None, general_perplexity: pd.DataFrame | None = None) -> pd.DataFrame:
+                 dataset: str | None = None, general_perplexity: pd.DataFrame | None = None,
+                 same_edits=None) -> pd.DataFrame:
     """``general_perplexity`` (:func:`seqedit.report.general_ppl.load_general_perplexity`): None when the measure
-    is not configured (no perplexity rows), else its frame (rows, inconclusive where files are missing)."""
+    is not configured (no perplexity rows), else its frame (rows, inconclusive where files are missing);
+    ``same_edits`` (:func:`seqedit.report.same_edits.load_edit_hashes`): C8 counts identical chains once."""
     dataset = dataset or main_dataset(norms)
     rows = []
     if dataset is not None:
@@ -57,12 +59,12 @@ def claims_table(norms: pd.DataFrame, metrics: pd.DataFrame, downstream: pd.Data
         rows.append(c5_edit_metrics(metrics, dataset))
         rows += claims_general.c6_downstream(downstream, dataset)
         rows += claims_general.c6_perplexity(general_perplexity, dataset)
-    rows.append(c8_datasets(downstream))
-    rows += claims_general.c8_perplexity(general_perplexity)
+    rows.append(c8_datasets(downstream, same_edits))
+    rows += claims_general.c8_perplexity(general_perplexity, same_edits)
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-def c8_datasets(downstream: pd.DataFrame) -> dict:
+def c8_datasets(downstream: pd.DataFrame, same_edits=None) -> dict:
     """C8 (Fig. 2) from :mod:`.claims_data` (C7 needs the target perplexities: the data-perspective report's
     ``claims_data.json``)."""
     from . import claims_data
@@ -71,7 +73,7 @@ def c8_datasets(downstream: pd.DataFrame) -> dict:
     if downstream is None or downstream.empty or downstream[~downstream["is_base"]]["dataset"].nunique() < 2:
         return _missing("C8 (lm-eval)", "all", "KN, ROME, MEMIT", statement, "fig2_downstream",
                         "downstream results of two or more datasets")
-    got = claims_data.c8_from_results(downstream)
+    got = claims_data.c8_from_results(downstream, same_edits=same_edits)
     return _row("C8 (lm-eval)", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a difference between "
                 "two datasets' damage outside 0 (reproduced); all pairs within +-1 point (not)", got["verdict"],
                 "fig2_downstream")

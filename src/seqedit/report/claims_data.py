@@ -20,12 +20,17 @@ the held-out perplexity's rise, ``mean_b(nll_edited_b - nll_base_b)`` = log(ppl_
 standard error over the blocks (:func:`seqedit.report.damage.perplexity_damage_table`); 100 x that is about the
 perplexity's rise in percent, and the same 1-point margin means about 1% of perplexity.
 
+C8 counts datasets whose checkpoints are the same weights once (:mod:`.same_edits`: ``mqd_dg`` is CounterFact's
+request, so the two chains are identical).
+
 Each function returns ``{"claim", "measure", "evidence", "verdict"}`` (the shape of :mod:`seqedit.report.claims`).
 """
 from __future__ import annotations
 
 import math
 from typing import Mapping, Sequence
+
+from .same_edits import EditHashes, merge_identical
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 Z95 = 1.959963984540054
@@ -170,15 +175,17 @@ def c8_method(damage: Mapping[str, Estimate], margin: float = DEFAULT_MARGIN, z:
 
 
 def verdict_c8(damage_by_method: Mapping[str, MethodDamage], margin: float = DEFAULT_MARGIN, z: float = Z95,
-               measure: str = "lm-eval") -> dict:
-    """C8 over methods: ``damage_by_method[method] = (n_edits, {dataset: (damage, se)})``."""
+               measure: str = "lm-eval", same_edits: EditHashes | None = None) -> dict:
+    """C8 over methods: ``damage_by_method[method] = (n_edits, {dataset: (damage, se)})``; datasets whose
+    checkpoints are identical (``same_edits``, :func:`.same_edits.load_edit_hashes`) count once."""
     per_method, lines = {}, []
     for method, (n, damage) in damage_by_method.items():
         if not damage:
             continue
+        damage, notes = merge_identical(damage, method, n, same_edits)
         verdict, text = c8_method(damage, margin, z, MEASURES[measure][2])
         per_method[method] = verdict
-        lines.append(f"{method} at {n} edits: {text} -> {verdict}.")
+        lines.append(f"{method} at {n} edits: " + "".join(f"{note}; " for note in notes) + f"{text} -> {verdict}.")
     return _result(MEASURES[measure][1], lines, per_method, measure=measure)
 
 
@@ -200,13 +207,13 @@ def c7_from_results(downstream, perplexity: Mapping[str, float], methods: Sequen
 
 def c8_from_results(downstream, methods: Sequence[str] = ("kn", "rome", "memit"),
                     datasets: Sequence[str] | None = None, n_edits: int | None = None, tasks=None,
-                    margin: float = DEFAULT_MARGIN) -> dict:
+                    margin: float = DEFAULT_MARGIN, same_edits: EditHashes | None = None) -> dict:
     """C8 from :func:`seqedit.report.load.load_downstream`'s DataFrame; every edited dataset unless given."""
     from .damage import damage_at, damage_table
 
     table = damage_table(downstream, tasks)
     names = list(datasets) if datasets is not None else sorted(table["dataset"].dropna().unique())
-    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin)
+    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin, same_edits=same_edits)
 
 
 def c7_from_perplexity(general_perplexity, perplexity: Mapping[str, float],
@@ -223,10 +230,11 @@ def c7_from_perplexity(general_perplexity, perplexity: Mapping[str, float],
 
 def c8_from_perplexity(general_perplexity, methods: Sequence[str] = ("kn", "rome", "memit"),
                        datasets: Sequence[str] | None = None, n_edits: int | None = None,
-                       margin: float = DEFAULT_MARGIN) -> dict:
+                       margin: float = DEFAULT_MARGIN, same_edits: EditHashes | None = None) -> dict:
     """C8 with the held-out perplexity's rise as the damage; every edited dataset unless given."""
     from .damage import damage_at, perplexity_damage_table
 
     table = perplexity_damage_table(general_perplexity)
     names = list(datasets) if datasets is not None else sorted(table["dataset"].dropna().unique())
-    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin, measure="perplexity")
+    return verdict_c8({m: damage_at(table, m, names, n_edits) for m in methods}, margin, measure="perplexity",
+                      same_edits=same_edits)

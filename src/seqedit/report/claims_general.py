@@ -154,7 +154,7 @@ def c6_perplexity(gp: pd.DataFrame | None, dataset) -> list[dict]:
     return rows
 
 
-def c8_perplexity(gp: pd.DataFrame | None) -> list[dict]:
+def c8_perplexity(gp: pd.DataFrame | None, same_edits=None) -> list[dict]:
     """The ``C8 (perplexity)`` row (none when the measure is not configured)."""
     from . import claims_data
 
@@ -164,7 +164,7 @@ def c8_perplexity(gp: pd.DataFrame | None) -> list[dict]:
     if gp.empty or gp[~gp["is_base"]]["dataset"].nunique() < 2:
         return [missing_row("C8 (perplexity)", "all", "KN, ROME, MEMIT", statement, "table_general_perplexity",
                             "general perplexity of two or more datasets")]
-    got = claims_data.c8_from_perplexity(gp)
+    got = claims_data.c8_from_perplexity(gp, same_edits=same_edits)
     return [make_row("C8 (perplexity)", "all", "KN, ROME, MEMIT", statement, got["evidence"], "95% interval of a "
                      "difference between two datasets' rise outside 0 (reproduced); all pairs within +-1% (not)",
                      got["verdict"], "table_general_perplexity")]

@@ -75,6 +75,7 @@ def make_report(
     formats: Sequence[str] = FIGURE_FORMATS,
     general_perplexity: Sequence[str | Path] | None = None,
     variants: dict[str, str] | None = None,
+    edit_meta: Sequence[str | Path] | None = None,
 ) -> list[Path]:
     """Load the inputs, write every figure into ``figures_dir`` and every table into ``tables_dir`` (either may
     be None to skip it). ``base_metrics``: the unedited model's metrics files (``base.json``; also recognised
@@ -163,7 +164,10 @@ def make_report(
         }
         titles["claims"] = f"The paper's claims{on}, tested on this run"
         titles["table_general_perplexity"] = f"Held-out perplexity{on} before/after sequential editing"
-        claims_df = claims.claims_table(norms_df, metrics_df, ds_df, general_perplexity=gp_df)
+        from .same_edits import load_edit_hashes
+
+        claims_df = claims.claims_table(norms_df, metrics_df, ds_df, general_perplexity=gp_df,
+                                        same_edits=load_edit_hashes(edit_meta or []))
         render = {
             "claims": (failed_marks.mark_claims(claims_df, failed), claims.claims_markdown, claims.claims_latex),
             "table2_zsre": (t2, table2_markdown, table2_latex),
@@ -199,6 +203,8 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p.add_argument("--general-perplexity", nargs="*", default=None,
                    help="results/perplexity_general/{model}/base.json and .../{dataset}/{method}/step_{k}.json files "
                    "(the held-out perplexity; omit when the config does not enable it)")
+    p.add_argument("--edit-meta", nargs="*", default=[],
+                   help="edit checkpoints' metadata (results/edits/.../step_N.json): C8 counts identical chains once")
     p.add_argument("--results-dir", help="glob the inputs of --model under this folder when no list is given")
     p.add_argument("--figures-dir", help="output folder of the figures (omit to skip figures)")
     p.add_argument("--tables-dir", help="output folder of the tables (omit to skip tables)")
@@ -254,6 +260,7 @@ def cli(command: str, argv: list[str]) -> None:
         formats=tuple(args.formats),
         general_perplexity=args.general_perplexity,
         variants=dict(v.split("=", 1) for v in args.variants),
+        edit_meta=args.edit_meta,
     )
     for p in written:
         log.info("wrote %s", p)

@@ -20,7 +20,8 @@ OUTPUT_NAMES = {
 
 def make_data_report(model: str, downstream: list[str], perplexity: list[str], figures_dir: str, tables_dir: str,
                      config: str | None = None, c7_methods=("rome", "memit", "d4s"),
-                     c8_methods=("kn", "rome", "memit"), general_perplexity: list[str] | None = None) -> list[dict]:
+                     c8_methods=("kn", "rome", "memit"), general_perplexity: list[str] | None = None,
+                     edit_meta: list[str] | None = None) -> list[dict]:
     from ..atomic import write_json
     from . import provenance as P
     from .claims_data import c7_from_results, c8_from_results
@@ -43,12 +44,16 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
     save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model,
                        general_perplexity=gp), figures_dir)
     write_perplexity_table(ppl_df, tables_dir, prov)
-    claims = [c7_from_results(ds, ppl, methods=list(c7_methods)), c8_from_results(ds, methods=list(c8_methods))]
+    from .same_edits import load_edit_hashes
+
+    same = load_edit_hashes(edit_meta or [])
+    claims = [c7_from_results(ds, ppl, methods=list(c7_methods)),
+              c8_from_results(ds, methods=list(c8_methods), same_edits=same)]
     if gp is not None:
         from .claims_data import c7_from_perplexity, c8_from_perplexity
 
         claims += [c7_from_perplexity(gp, ppl, methods=list(c7_methods)),
-                   c8_from_perplexity(gp, methods=list(c8_methods))]
+                   c8_from_perplexity(gp, methods=list(c8_methods), same_edits=same)]
     write_json(f"{tables_dir}/claims_data.json", claims)
     return claims
 
@@ -65,7 +70,9 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--c8-methods", nargs="*", default=["kn", "rome", "memit"])
     p.add_argument("--general-perplexity", nargs="*", default=[],
                    help="held-out perplexity files (results/perplexity_general/{model}/base.json and checkpoints)")
+    p.add_argument("--edit-meta", nargs="*", default=[],
+                   help="edit checkpoints' metadata (results/edits/.../step_N.json): C8 counts identical chains once")
     a = p.parse_args(argv)
     claims = make_data_report(a.model, a.downstream, a.perplexity, a.figures_dir, a.tables_dir, a.config,
-                              a.c7_methods, a.c8_methods, a.general_perplexity)
+                              a.c7_methods, a.c8_methods, a.general_perplexity, a.edit_meta)
     print(json.dumps(claims, indent=1))
