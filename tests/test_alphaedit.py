@@ -81,7 +81,8 @@ def test_state_round_trips_and_does_not_grow(clean_model, stats):
     for r in REQUESTS[1:3]:
         alpha.edit(r)
     state = alpha.state_dict()
-    assert set(state) == {f"{s}.{l}" for s in ("P", "cache_c") for l in LAYERS}
+    assert set(state) == {f"{s}.{l}" for s in ("P", "cache_c") for l in LAYERS} | {"n_applied"}
+    assert int(state["n_applied"]) == 3
     assert size(state) == after_one
     c = state[f"cache_c.{LAYERS[0]}"]
     assert torch.allclose(c, c.T) and torch.trace(c) > torch.trace(c_one) > 0  # sums K K^T over edits

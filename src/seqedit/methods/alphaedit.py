@@ -14,6 +14,9 @@ residual ``R = (z - h_L) / (L - i)`` at the current model, then (the reference's
 ``X = (P (K K^T + cache_c) + L2 I)^-1 P K R^T`` (d_in x d_out) and ``W <- W + X^T``. ``X`` lies in the range of
 ``P`` (``L2 X = P (K R^T - (K K^T + cache_c) X)``), so ``Delta v = 0`` for every ``v`` orthogonal to it, i.e. the
 preserved (large-eigenvalue) directions of ``C0``.
+
+Compute setting ``resolve_every`` (> 1: rank-one updates in O(d^2) per edit with the exact solve every that many
+edits; float round-off only, tests/test_alphaedit_speed.py): :mod:`.null_space_solve`.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch
 
 from .base import register
 from .memit import MEMIT, MEMIT_REQUIRED
+from .null_space_solve import NullSpaceSolve
 
 
 @register
@@ -34,6 +38,8 @@ class AlphaEdit(MEMIT):
         for layer in self.layers:
             d_in = self.get_weight(layer).shape[1]
             self.state[f"cache_c.{layer}"] = torch.zeros(d_in, d_in, dtype=torch.float64, device=self.state_device)
+        self.n_applied = 0  # edits over the whole chain (restored from the state): schedules the exact solves
+        self._solvers: dict[int, NullSpaceSolve] = {}
 
     @property
     def state_device(self):
@@ -47,34 +53,40 @@ class AlphaEdit(MEMIT):
                                                    ).to(self.state_device)
         return self.state[key]
 
+    def solver(self, layer: int) -> NullSpaceSolve:
+        if layer not in self._solvers:
+            self._solvers[layer] = NullSpaceSolve(
+                self.projector(layer), self.state[f"cache_c.{layer}"], float(self.hp["L2"]),
+                int(self.hp.get("resolve_every", 1)), device=self.device)
+        return self._solvers[layer]
+
     def edit(self, request: dict) -> dict:
         value = self.value(request)
-        l2 = float(self.hp["L2"])
+        self.n_applied += 1
         n_layers = len(self.layers)
         for i, layer in enumerate(self.layers):
-            p = self.projector(layer).to(self.device)
-            cache_c = self.state[f"cache_c.{layer}"].to(self.device)
-            k = self.keys(request, layer).to(torch.float64).unsqueeze(1)  # (d_in, 1)
-            resid = (value.target - self.current_z(request)).to(torch.float64).unsqueeze(1) / (n_layers - i)
-            eye = torch.eye(k.shape[0], dtype=torch.float64, device=k.device)
-            x = torch.linalg.solve(p @ (k @ k.T + cache_c) + l2 * eye, p @ k @ resid.T)  # (d_in, d_out)
-            self.set_weight(layer, self.get_weight(layer).to(torch.float64) + x.T)
-        for layer in self.layers:  # the reference adds the keys at the fully updated model
             k = self.keys(request, layer).to(torch.float64)
-            c = self.state[f"cache_c.{layer}"]
-            c += torch.outer(k, k).to(c.device)
+            resid = (value.target - self.current_z(request)).to(torch.float64) / (n_layers - i)
+            x = self.solver(layer).delta(k, resid, self.n_applied)  # (d_in, d_out)
+            self.set_weight(layer, self.get_weight(layer).to(torch.float64) + x.T.to(self.device))
+        for layer in self.layers:  # the reference adds the keys at the fully updated model
+            self.solver(layer).add_key(self.keys(request, layer).to(torch.float64))
         return {"z_prob_first": value.prob_first, "z_prob_last": value.prob_last, "z_steps": value.steps}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         for layer in self.layers:
             self.projector(layer)
-        return dict(self.state)
+        return {**self.state, "n_applied": torch.tensor([self.n_applied], dtype=torch.int64)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        n_applied = state.pop("n_applied", None)  # absent in checkpoints written before the rank-one path
         expected = {f"{s}.{layer}" for s in ("P", "cache_c") for layer in self.layers}
         if set(state) != expected:
             raise ValueError(f"AlphaEdit state has keys {sorted(state)}, expected {sorted(expected)}")
         self.state = {k: v.to(self.state_device, torch.float64).clone() for k, v in state.items()}
+        self.n_applied = int(n_applied.item()) if n_applied is not None else 0
+        self._solvers = {}  # M^-1 is rebuilt (exact solve) at the next edit
 
 
 def null_space_projector(mom2: torch.Tensor, threshold: float) -> torch.Tensor:

@@ -51,7 +51,7 @@ _ENTRIES = (
                 uses_stats=True),
     MethodEntry("pmet", MEMIT_REQUIRED + ("nll_loss_factor",), VALUE_OPT_OPTIONAL, uses_stats=True),
     MethodEntry("alphaedit", tuple(k for k in MEMIT_REQUIRED if k != "mom2_update_weight")
-                + ("nullspace_threshold", "L2"), VALUE_OPT_OPTIONAL + ("sum_device",), uses_stats=True),
+                + ("nullspace_threshold", "L2"), VALUE_OPT_OPTIONAL + ("resolve_every", "sum_device"), uses_stats=True),
     MethodEntry("ft", FT_REQUIRED),
     MethodEntry("ft_m", FT_REQUIRED),
     MethodEntry("grace", ("layer", "edit_lr", "n_iter", "eps", "val_init", "replacement", "eps_expand"), ("seed",)),
