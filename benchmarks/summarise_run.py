@@ -1,7 +1,12 @@
 """Summarise a finished workflow run for results/README.md: job seconds by rule (from Snakemake's ``benchmark:``
 files) and one line per edit chain (from its norms file), printed as Markdown.
 
-    python3 benchmarks/summarise_run.py --run /path/to/run/folder [--model smollm2-135m]
+    python3 benchmarks/summarise_run.py --run /path/to/run/folder [--model smollm2-135m] [--since EPOCH]
+        [--windows 50 --dataset zsre]
+
+``--since``: only the jobs whose benchmark file was written after that time (an extension of an earlier run in the
+same folder). ``--windows N``: per chain of ``--dataset``, one row per N consecutive edits (where a bottleneck sets
+in).
 
 Nothing is typed: every number is read from the run's files. ``wall`` is Snakemake's per-job wall time, ``cpu``
 the job's CPU seconds (a loaded machine stretches the first, not the second).
@@ -14,10 +19,13 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def job_seconds(run: Path) -> dict[str, tuple[int, float, float]]:
-    """``{rule: (jobs, wall seconds, cpu seconds)}`` over the run's benchmark files (the last repeat of each)."""
+def job_seconds(run: Path, since: float = 0.0) -> dict[str, tuple[int, float, float]]:
+    """``{rule: (jobs, wall seconds, cpu seconds)}`` over the run's benchmark files (the last repeat of each)
+    written after ``since`` (seconds since the epoch)."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for path in sorted((run / "benchmarks" / "rules").rglob("*.tsv")):
+        if path.stat().st_mtime < since:
+            continue
         rows = list(csv.DictReader(path.open(), delimiter="\t"))
         if not rows:
             continue
@@ -31,6 +39,39 @@ def job_seconds(run: Path) -> dict[str, tuple[int, float, float]]:
 def _quarters(values: list[float]) -> tuple[float, float]:
     quarter = max(1, len(values) // 4)
     return sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
+
+
+def _per_edit(path: Path) -> dict[int, list[dict]]:
+    per_edit: dict[int, list[dict]] = defaultdict(list)
+    for row in csv.DictReader(path.open()):
+        per_edit[int(row["edit"])].append(row)
+    return per_edit
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    vals = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def window_lines(run: Path, model: str, dataset: str, size: int) -> list[str]:
+    """One Markdown row per ``size`` consecutive edits of every chain of ``dataset``: mean reached p(target), mean
+    immediate efficacy, mean|W| at the window's last edit (growth from edit 1) and mean seconds per edit."""
+    lines = []
+    for path in sorted((run / "results" / "norms" / model / dataset).glob("*.csv")):
+        per_edit = _per_edit(path)
+        edits = sorted(per_edit)
+        if not edits:
+            continue
+        first_w = _mean(per_edit[edits[0]], "mean_abs_w")
+        for start in range(0, len(edits), size):
+            window = edits[start:start + size]
+            reached = sum(_mean(per_edit[e], "z_prob_last") for e in window) / len(window)
+            immediate = sum(_mean(per_edit[e], "immediate_efficacy") for e in window) / len(window)
+            seconds = sum(_mean(per_edit[e], "seconds") for e in window) / len(window)
+            last_w = _mean(per_edit[window[-1]], "mean_abs_w")
+            lines.append(f"| {path.stem} | {window[0]}-{window[-1]} | {reached:.3f} | {immediate:.3f} | "
+                         f"{last_w:.5f} ({100 * (last_w / first_w - 1):+.2f}%) | {seconds:.1f} |")
+    return lines
 
 
 def chain_lines(run: Path, model: str) -> list[str]:
@@ -64,8 +105,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="the run's folder (holds results/ and benchmarks/)")
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--since", type=float, default=0.0, help="only jobs after this time (seconds since epoch)")
+    parser.add_argument("--windows", type=int, default=0, help="rows of this many edits per chain of --dataset")
+    parser.add_argument("--dataset", default="zsre")
     args = parser.parse_args(argv)
-    totals = job_seconds(args.run)
+    totals = job_seconds(args.run, args.since)
     print("| rule | jobs | wall s | cpu s |\n|---|---:|---:|---:|")
     for rule, (n, wall, cpu) in sorted(totals.items(), key=lambda item: -item[1][2]):
         print(f"| {rule} | {n} | {wall:.0f} | {cpu:.0f} |")
@@ -74,6 +118,10 @@ def main(argv=None) -> None:
     print("| dataset | method | edits | mean s/edit | reached p(target), first -> last quarter | immediate efficacy, "
           "first -> last quarter | mean\\|W\\| edit 1 -> last (growth) |\n|---|---|---:|---:|---|---|---|")
     print("\n".join(chain_lines(args.run, args.model)))
+    if args.windows:
+        print(f"\n| method | edits | reached p(target) | immediate efficacy | mean\\|W\\| at the last edit (growth) | "
+              f"s/edit |\n|---|---|---:|---:|---|---:|")
+        print("\n".join(window_lines(args.run, args.model, args.dataset, args.windows)))
 
 
 if __name__ == "__main__":
