@@ -43,7 +43,7 @@ def workdir_path(path):
 
 
 CONFIG_FILE = str(workdir_path(list(workflow.configfiles)[-1])) if workflow.configfiles else "config.yaml"
-HPARAMS_DIR = workdir_path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams")
+HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
 
 
 def _check_config():

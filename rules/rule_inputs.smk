@@ -7,7 +7,7 @@ def edit_inputs(w):
     inputs = {
         "model": f"resources/models/{w.model}",
         "requests": f"results/data/{w.dataset}.jsonl",
-        "hparams": str(HPARAMS_DIR / f"{w.method}.yaml"),
+        "hparams": str(workdir_path(HPARAMS_DIR / f"{w.method}.yaml")),  # recorded relative: see workdir_path
     }
     if method_entry(w.method).stats_layers(hparams(w.method, w.model)):
         inputs["stats"] = stats_dir(w.model)
