@@ -79,16 +79,13 @@ def chain_lines(run: Path, model: str) -> list[str]:
     in the first and last quarter of the edits, mean|W| (mean over the edited layers) at the first and last edit."""
     lines = []
     for path in sorted((run / "results" / "norms" / model).glob("*/*.csv")):
-        per_edit: dict[int, list[dict]] = defaultdict(list)
-        for row in csv.DictReader(path.open()):
-            per_edit[int(row["edit"])].append(row)
+        per_edit = _per_edit(path)
         edits = sorted(per_edit)
         if not edits:
             continue
 
         def mean_of(key, edit):
-            vals = [float(r[key]) for r in per_edit[edit] if r.get(key) not in (None, "")]
-            return sum(vals) / len(vals) if vals else float("nan")
+            return _mean(per_edit[edit], key)
 
         seconds = [mean_of("seconds", e) for e in edits]
         reached = _quarters([mean_of("z_prob_last", e) for e in edits])

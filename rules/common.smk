@@ -31,7 +31,6 @@ def _put_seqedit_on_path():
 
 
 _put_seqedit_on_path()
-# the config file whose hash the report records (the last one given wins, as in Snakemake)
 
 
 def workdir_path(path):
@@ -42,6 +41,7 @@ def workdir_path(path):
     return resolved.relative_to(workdir) if resolved.is_relative_to(workdir) else resolved
 
 
+# the config file whose hash the report records (the last one given wins, as in Snakemake)
 CONFIG_FILE = str(workdir_path(list(workflow.configfiles)[-1])) if workflow.configfiles else "config.yaml"
 HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
 

@@ -68,7 +68,7 @@ class AlphaEdit(MEMIT):
             k = self.keys(request, layer).to(torch.float64)
             resid = (value.target - self.current_z(request)).to(torch.float64) / (n_layers - i)
             x = self.solver(layer).delta(k, resid, self.n_applied)  # (d_in, d_out)
-            self.set_weight(layer, self.get_weight(layer).to(torch.float64) + x.T.to(self.device))
+            self.set_weight(layer, self.get_weight(layer).to(torch.float64) + x.T)
         for layer in self.layers:  # the reference adds the keys at the fully updated model
             self.solver(layer).add_key(self.keys(request, layer).to(torch.float64))
         return {"z_prob_first": value.prob_first, "z_prob_last": value.prob_last, "z_steps": value.steps}

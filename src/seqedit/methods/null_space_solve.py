@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import torch
 
+from .rank_one import exact_solve_due
+
 
 class NullSpaceSolve:
     """``X`` of one AlphaEdit layer for projector ``p`` and key cache ``cache_c`` (both d_in x d_in, float64).
@@ -41,7 +43,7 @@ class NullSpaceSolve:
         """``X`` (d_in x d_out) for key ``k`` (d_in) and residual ``r`` (d_out) at 1-based ``edit_index``."""
         k = k.to(self.device, torch.float64)
         r = r.to(self.device, torch.float64)
-        if self.resolve_every == 1 or self.minv is None or edit_index % self.resolve_every == 0:
+        if exact_solve_due(self.resolve_every, self.minv is not None, edit_index):
             self.n_exact += 1
             kc, c = k.unsqueeze(1), self.c.to(self.device)
             x = torch.linalg.solve(self.p @ (kc @ kc.T + c) + self.l2 * self._eye(), self.p @ kc @ r.unsqueeze(0))
@@ -54,7 +56,7 @@ class NullSpaceSolve:
     def add_key(self, k: torch.Tensor) -> None:
         """``C += k k^T`` (in place) and, when kept, ``M^-1`` by the rank-one update."""
         k = k.to(self.device, torch.float64)
-        if self.resolve_every > 1 and self.minv is not None:
+        if self.minv is not None:  # kept only when resolve_every > 1
             u = self.minv @ (self.p @ k)
             v = self.minv.T @ k  # row k^T M^-1
             self.minv.addr_(u, v, alpha=-1.0 / (1.0 + torch.dot(k, u).item()))

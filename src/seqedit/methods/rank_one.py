@@ -17,6 +17,12 @@ from __future__ import annotations
 import torch
 
 
+def exact_solve_due(resolve_every: int, kept: bool, edit_index: int) -> bool:
+    """Whether an edit runs the exact solve: always at ``resolve_every`` 1, when nothing is kept yet (a process's
+    first edit), and at every ``resolve_every``-th edit of the chain (1-based ``edit_index``)."""
+    return resolve_every == 1 or not kept or edit_index % resolve_every == 0
+
+
 class IncrementalSolve:
     """``A (B + lambda C0)^-1`` for running sums ``A`` (d_out x d_in) and ``B`` (d_in x d_in), float64."""
 
@@ -38,7 +44,7 @@ class IncrementalSolve:
         not depend on where a run was split into checkpoints other than at process starts."""
         r = r.to(self.a.device, torch.float64)
         k = k.to(self.b.device, torch.float64)
-        exact = self.resolve_every == 1 or self.minv is None or edit_index % self.resolve_every == 0
+        exact = exact_solve_due(self.resolve_every, self.minv is not None, edit_index)
         if not exact:
             u = self.minv @ k
             c = float(1.0 + torch.dot(k, u))
