@@ -31,6 +31,7 @@ check_integers(config, Path(workflow.basedir) / "config" / "schema.yaml")  # 3.0
 include: "rules/common.smk"
 include: "rules/rule_inputs.smk"
 include: "rules/mquake_inputs.smk"
+include: "rules/reuse_edits_inputs.smk"
 include: "rules/data.smk"
 include: "rules/mquake.smk"
 include: "rules/stats.smk"
@@ -53,6 +54,7 @@ localrules:
     build_mqd,
     corpus,
     norms,
+    reuse_edits,
     report_figures_tables,
     report_data_perspective,
 

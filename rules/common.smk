@@ -193,7 +193,15 @@ def runs():
 # which rules take which resource class (config `resources.gpu_rules` / `resources.cpu_rules`)
 RESOURCE_CLASSES = {
     "gpu_rules": ("layer_stats", "edit", "edit_metrics", "edit_metrics_base", "downstream_base", "downstream"),
-    "cpu_rules": ("model", "download_data", "prepare_data", "corpus", "norms", "report_figures_tables"),
+    "cpu_rules": (
+        "model",
+        "download_data",
+        "prepare_data",
+        "corpus",
+        "norms",
+        "reuse_edits",
+        "report_figures_tables",
+    ),
 }
 
 

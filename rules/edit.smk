@@ -11,6 +11,7 @@ rule edit:
         "benchmarks/rules/edit/{model}/{dataset}/{method}/step_{step}.tsv"
     wildcard_constraints:
         step=r"\d+",
+        dataset=EDITED_DATASETS,  # an entry with `edits_from` takes its checkpoints from rule reuse_edits
     conda:
         "../envs/seqedit.yaml"
     threads: THREADS["edit"]
@@ -33,3 +34,28 @@ rule edit:
         "--hparams-file {input.hparams} --hparams-set {params.hparams_set} {params.stats} "
         "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "
         "--device {params.device} --seed {params.seed} {params.immediate} > {log} 2>&1"
+
+
+rule reuse_edits:
+    """The checkpoint of an entry with `edits_from`: the source entry's after the same number of edits, copied once
+    the two request files are checked to make the same edits (MQD's DG form is the CounterFact request itself)."""
+    input:
+        unpack(reuse_edits_inputs),
+    output:
+        weights="results/edits/{model}/{dataset}/{method}/step_{step}.safetensors",
+        meta="results/edits/{model}/{dataset}/{method}/step_{step}.json",
+    log:
+        "logs/reuse_edits/{model}/{dataset}/{method}/step_{step}.log",
+    benchmark:
+        "benchmarks/rules/reuse_edits/{model}/{dataset}/{method}/step_{step}.tsv"
+    wildcard_constraints:
+        step=r"\d+",
+        dataset=REUSED_DATASETS,
+    conda:
+        "../envs/seqedit.yaml"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "reuse_edits"),
+    shell:
+        "seqedit reuse-edits --checkpoint {input.weights} --source-requests {input.source_requests} "
+        "--requests {input.requests} --dataset {wildcards.dataset} --out {output.weights} > {log} 2>&1"
