@@ -41,8 +41,8 @@ def workdir_path(path):
     return resolved.relative_to(workdir) if resolved.is_relative_to(workdir) else resolved
 
 
-# the config file whose hash the report records (the last one given wins, as in Snakemake)
-CONFIG_FILE = str(workdir_path(list(workflow.configfiles)[-1])) if workflow.configfiles else "config.yaml"
+# the config files whose hashes the report records, in the order given (a later one's values win, as in Snakemake)
+CONFIG_FILE = " ".join(str(workdir_path(f)) for f in workflow.configfiles) if workflow.configfiles else "config.yaml"
 HPARAMS_DIR = Path(config.get("hparams_dir") or Path(workflow.basedir) / "config" / "hparams").resolve()
 
 

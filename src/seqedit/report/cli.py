@@ -65,8 +65,8 @@ def make_report(
     base_metrics: Sequence[str | Path] | None = None,
     figures_dir: str | Path | None = None,
     tables_dir: str | Path | None = None,
-    config_path: str | Path | None = None,
-    config: dict | None = None,
+    config_path: str | Path | list | None = None,
+    config: dict | list | None = None,
     methods: Sequence[str] | None = None,
     datasets: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
@@ -208,7 +208,8 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="glob the inputs of --model under this folder when no list is given")
     p.add_argument("--figures-dir", help="output folder of the figures (omit to skip figures)")
     p.add_argument("--tables-dir", help="output folder of the tables (omit to skip tables)")
-    p.add_argument("--config", help="config file recorded (path + sha256) in the provenance")
+    p.add_argument("--config", nargs="+", help="config file(s) recorded (path + sha256) in the provenance, in the "
+                   "order given to Snakemake")
     p.add_argument("--methods", nargs="*", help="methods to show, in this order (default: all found)")
     p.add_argument("--datasets", nargs="*", help="datasets to show, in this order (default: all found)")
     p.add_argument("--table-steps", nargs="*", type=int, help="checkpoints (n_edits) in Table 2 (default: all)")
@@ -238,10 +239,14 @@ def cli(command: str, argv: list[str]) -> None:
         try:
             import yaml
 
-            with open(args.config, encoding="utf-8") as fh:
-                config = yaml.safe_load(fh)
+            config = []
+            for path in args.config:
+                with open(path, encoding="utf-8") as fh:
+                    config.append(yaml.safe_load(fh))
+            config = config[0] if len(config) == 1 else config
         except Exception as exc:  # provenance still records the path; the hash of the file is what matters
-            log.warning("report: cannot parse %s (%s)", args.config, exc)
+            log.warning("report: cannot parse %s (%s)", " ".join(args.config), exc)
+            config = None
     written = make_report(
         model=args.model,
         norms=norms,

@@ -19,7 +19,7 @@ OUTPUT_NAMES = {
 
 
 def make_data_report(model: str, downstream: list[str], perplexity: list[str], figures_dir: str, tables_dir: str,
-                     config: str | None = None, c7_methods=("rome", "memit", "d4s"),
+                     config: str | list | None = None, c7_methods=("rome", "memit", "d4s"),
                      c8_methods=("kn", "rome", "memit"), general_perplexity: list[str] | None = None,
                      edit_meta: list[str] | None = None) -> list[dict]:
     from ..atomic import write_json
@@ -65,7 +65,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--perplexity", nargs="*", default=[], help="results/perplexity/{model}/{dataset}.json files")
     p.add_argument("--figures-dir", required=True)
     p.add_argument("--tables-dir", required=True)
-    p.add_argument("--config", default=None, help="config file recorded in the provenance")
+    p.add_argument("--config", nargs="+", default=None, help="config file(s) recorded in the provenance")
     p.add_argument("--c7-methods", nargs="*", default=["rome", "memit", "d4s"])
     p.add_argument("--c8-methods", nargs="*", default=["kn", "rome", "memit"])
     p.add_argument("--general-perplexity", nargs="*", default=[],

@@ -77,9 +77,26 @@ def torch_info() -> dict:
     return info
 
 
-def collect(config_path: str | os.PathLike | None = None, config: dict | None = None) -> dict:
+def config_files(config_path) -> list[dict]:
+    """``[{"path", "sha256"}]`` of the config file(s): one path, or a list of them in the order given (Snakemake's
+    ``--configfile a b``: b's values override a's). A file that cannot be read gets ``sha256`` None."""
+    paths = [] if not config_path else [config_path] if isinstance(config_path, (str, os.PathLike)) else config_path
+    files = []
+    for path in paths:
+        try:
+            digest = sha256_file(path)
+        except OSError:
+            digest = None
+        files.append({"path": str(path), "sha256": digest})
+    return files
+
+
+def collect(config_path: str | os.PathLike | list | None = None, config: dict | list | None = None) -> dict:
     """Provenance of a report: git commit (+dirty), hostname, CPU, cores, torch, CUDA device, python, UTC time,
-    and the config file's path and sha256 (and the sha256 of ``config``'s canonical JSON when given)."""
+    and the config file's path and sha256 (and the sha256 of ``config``'s canonical JSON when given).
+
+    Several config files (a list): ``config_files`` names each with its sha256, ``config_path`` joins the paths with
+    " + " and ``config_sha256`` is the sha256 of their sha256s in order (one file: that file's sha256)."""
     prov: dict = {}
     prov.update(git_info())
     prov["hostname"] = socket.gethostname()
@@ -90,13 +107,14 @@ def collect(config_path: str | os.PathLike | None = None, config: dict | None = 
     prov["python"] = platform.python_version()
     prov["python_executable"] = sys.executable
     prov["timestamp_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    prov["config_path"] = str(config_path) if config_path else None
+    files = config_files(config_path)
+    prov["config_files"] = files
+    prov["config_path"] = " + ".join(f["path"] for f in files) if files else None
     prov["config_sha256"] = None
-    if config_path:
-        try:
-            prov["config_sha256"] = sha256_file(config_path)
-        except OSError:
-            prov["config_sha256"] = None
+    if len(files) == 1:
+        prov["config_sha256"] = files[0]["sha256"]
+    elif files and all(f["sha256"] for f in files):
+        prov["config_sha256"] = hashlib.sha256("".join(f["sha256"] for f in files).encode()).hexdigest()
     if config is not None:
         canonical = json.dumps(config, sort_keys=True, default=str).encode("utf-8")
         prov["config_dict_sha256"] = hashlib.sha256(canonical).hexdigest()
@@ -105,7 +123,10 @@ def collect(config_path: str | os.PathLike | None = None, config: dict | None = 
 
 def footer(prov: dict) -> str:
     """One line: config, commit, hardware, time."""
-    if prov.get("config_path"):
+    if prov.get("config_files"):
+        cfg = " + ".join(f"{f['path']} (sha256 {f['sha256'][:12]})" if f["sha256"] else f"{f['path']} (unreadable)"
+                         for f in prov["config_files"])
+    elif prov.get("config_path"):  # a provenance dict written before config_files
         sha = prov.get("config_sha256")
         cfg = f"{prov['config_path']} (sha256 {sha[:12]})" if sha else f"{prov['config_path']} (unreadable)"
     elif prov.get("config_dict_sha256"):
