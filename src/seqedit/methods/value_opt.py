@@ -153,9 +153,12 @@ def compute_values(model, tok, arch, requests: list[dict], layer: int, context_t
     init_norm = init.norm(dim=1)
 
     loss_layer = max(int(hp["v_loss_layer"]), layer)
+    compute_dtype = _compute_dtype(hp.get("compute_dtype"))
     upper = UpperForward(model, arch, layer, loss_layer, blk.enc["attention_mask"], blk.enc["input_ids"],
-                         blk.lookup, prefix_cache=prefix_cache)
+                         blk.lookup, prefix_cache=prefix_cache, compute_dtype=compute_dtype)
     lm_head = model.get_output_embeddings()
+    if upper.compute_dtype is not None:  # the head in the same dtype as the copied blocks (a copy, made once)
+        lm_head = _head_copy(lm_head, upper.compute_dtype)
     row_owner = torch.cat([blk.rw_owner, torch.arange(n_req, device=device)])  # request of rw rows, then KL rows
     look_rows = torch.cat([torch.arange(n_rows, device=device)[~_is_kl(n_rows, blk.kl_rows)], blk.kl_rows])
     look_cols = torch.tensor(blk.lookup, device=device)[look_rows]
@@ -168,7 +171,7 @@ def compute_values(model, tok, arch, requests: list[dict], layer: int, context_t
     max_norm = float(hp["clamp_norm_factor"]) * init_norm
     kl_factor, wd_factor = float(hp["kl_factor"]), float(hp["v_weight_decay"])
     steps = int(hp["v_num_grad_steps"])
-    autocast = _autocast(hp.get("compute_dtype"), device)
+    autocast = _autocast(None if upper.compute_dtype is not None else compute_dtype, device)
     kl_init = None
     active = torch.ones(n_req, dtype=torch.bool, device=device)
     prob_first: list[float] = [0.0] * n_req
@@ -180,7 +183,7 @@ def compute_values(model, tok, arch, requests: list[dict], layer: int, context_t
         hidden = h_layer.index_put((look_rows, look_cols), delta[row_owner], accumulate=True)
         with autocast:
             final = upper.final_at(hidden, out_rows, out_cols)
-            logits = lm_head(final)
+            logits = lm_head(final.to(lm_head.weight.dtype))  # the bf16 path: a bf16 copy of the head
         logp = torch.log_softmax(logits[:n_pos].float(), dim=-1)
         tok_logp = logp.gather(1, blk.pos_tgt.unsqueeze(1)).squeeze(1)
         nll_row = torch.zeros(n_rows, device=device).index_add(0, blk.pos_rows, -tok_logp * blk.pos_scale)
@@ -227,11 +230,30 @@ def _is_kl(n_rows: int, kl_rows: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def _autocast(compute_dtype: str | None, device):
-    """``compute_dtype: bfloat16`` runs the optimisation's forward and backward in bf16 autocast (the loss, the
-    optimised vector and Adam stay float32). Not the references' setting: off in every ``reference`` set."""
-    if compute_dtype in (None, "float32"):
+def _compute_dtype(name: str | None) -> torch.dtype | None:
+    """``compute_dtype`` of the hyperparameters as a torch dtype (None: the weights' own)."""
+    if name in (None, "float32"):
+        return None
+    if name not in ("bfloat16", "float16"):
+        raise ValueError(f"hyperparameter compute_dtype must be float32, bfloat16 or float16, got {name!r}")
+    return getattr(torch, name)
+
+
+def _head_copy(lm_head, dtype: torch.dtype):
+    head = torch.nn.Linear(lm_head.in_features, lm_head.out_features, bias=lm_head.bias is not None,
+                           device=lm_head.weight.device, dtype=dtype)
+    with torch.no_grad():
+        head.weight.copy_(lm_head.weight)
+        if lm_head.bias is not None:
+            head.bias.copy_(lm_head.bias)
+    return head.requires_grad_(False)
+
+
+def _autocast(compute_dtype: torch.dtype | None, device):
+    """``compute_dtype: bfloat16`` runs the optimisation's forward and backward in that dtype (the loss, the
+    optimised vector and Adam stay float32). Not the references' setting: off in every ``reference`` set. The fast
+    path (Llama, GPT-J) runs low-precision copies of the upper blocks and the head (:class:`UpperForward`); other
+    architectures run under autocast."""
+    if compute_dtype is None:
         return contextlib.nullcontext()
-    if compute_dtype not in ("bfloat16", "float16"):
-        raise ValueError(f"hyperparameter compute_dtype must be float32, bfloat16 or float16, got {compute_dtype!r}")
-    return torch.autocast(device_type=device.type, dtype=getattr(torch, compute_dtype))
+    return torch.autocast(device_type=device.type, dtype=compute_dtype)
