@@ -19,9 +19,24 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def job_seconds(run: Path, since: float = 0.0) -> dict[str, tuple[int, float, float]]:
+def dataset_of(parts: tuple[str, ...]) -> str:
+    """The dataset entry a benchmark file (path parts below ``benchmarks/rules``) belongs to: ``rule/model/dataset/
+    ...``, or a per-dataset file (``prepare_data/zsre.tsv``, ``target_perplexity/model/zsre.tsv``); ``-`` for the
+    jobs every dataset shares (model, statistics, the base model's lm-eval and perplexity, the reports)."""
+    if len(parts) >= 4:
+        return parts[2]
+    if parts[0] in PER_DATASET_FILES and len(parts) == PER_DATASET_FILES[parts[0]]:
+        return Path(parts[-1]).stem
+    return "-"
+
+
+PER_DATASET_FILES = {"download_data": 2, "prepare_data": 2, "build_mqd": 2, "target_perplexity": 3}
+
+
+def job_seconds(run: Path, since: float = 0.0, by_dataset: bool = False) -> dict[str, tuple[int, float, float]]:
     """``{rule: (jobs, wall seconds, cpu seconds)}`` over the run's benchmark files (the last repeat of each)
-    written after ``since`` (seconds since the epoch)."""
+    written after ``since`` (seconds since the epoch); ``by_dataset``: keyed by dataset entry (:func:`dataset_of`)
+    instead of rule."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for path in sorted((run / "benchmarks" / "rules").rglob("*.tsv")):
         if path.stat().st_mtime < since:
@@ -29,7 +44,8 @@ def job_seconds(run: Path, since: float = 0.0) -> dict[str, tuple[int, float, fl
         rows = list(csv.DictReader(path.open(), delimiter="\t"))
         if not rows:
             continue
-        rule = path.relative_to(run / "benchmarks" / "rules").parts[0]
+        parts = path.relative_to(run / "benchmarks" / "rules").parts
+        rule = dataset_of(parts) if by_dataset else parts[0]
         totals[rule][0] += 1
         totals[rule][1] += float(rows[-1]["s"])
         totals[rule][2] += float(rows[-1]["cpu_time"] or 0.0)
@@ -112,6 +128,10 @@ def main(argv=None) -> None:
         print(f"| {rule} | {n} | {wall:.0f} | {cpu:.0f} |")
     print(f"| all | {sum(t[0] for t in totals.values())} | {sum(t[1] for t in totals.values()):.0f} | "
           f"{sum(t[2] for t in totals.values()):.0f} |\n")
+    print("| dataset (- = shared: model, statistics, base model, report) | jobs | wall s | cpu s |\n|---|---:|---:|---:|")
+    for dataset, (n, wall, cpu) in sorted(job_seconds(args.run, args.since, by_dataset=True).items()):
+        print(f"| {dataset} | {n} | {wall:.0f} | {cpu:.0f} |")
+    print()
     print("| dataset | method | edits | mean s/edit | reached p(target), first -> last quarter | immediate efficacy, "
           "first -> last quarter | mean\\|W\\| edit 1 -> last (growth) |\n|---|---|---:|---:|---|---|---|")
     print("\n".join(chain_lines(args.run, args.model)))

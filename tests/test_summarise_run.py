@@ -43,3 +43,17 @@ def test_since_keeps_only_later_jobs(tmp_path):
     module = _module()
     assert set(module.job_seconds(tmp_path)) == {"edit", "edit_metrics"}
     assert module.job_seconds(tmp_path, since=200.0) == {"edit_metrics": (1, 5.0, 4.0)}
+
+
+def test_jobs_are_grouped_by_dataset(tmp_path):
+    bench = tmp_path / "benchmarks/rules"
+    files = {"edit/m/mqd_tf/rome/step_10.tsv": 30.0, "edit/m/zsre/rome/step_10.tsv": 20.0,
+             "edit_metrics/m/mqd_tf/base.tsv": 3.0, "norms/m/zsre/rome.tsv": 1.0, "target_perplexity/m/mqd_tf.tsv": 2.0,
+             "prepare_data/zsre.tsv": 0.5, "downstream/m/base.tsv": 7.0, "layer_stats/m/key.tsv": 9.0,
+             "model/m.tsv": 4.0, "report/m.tsv": 1.5}
+    for name, seconds in files.items():
+        path = bench / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\tcpu_time\n{seconds}\t{seconds / 2}\n")
+    got = _module().job_seconds(tmp_path, by_dataset=True)
+    assert got == {"mqd_tf": (3, 35.0, 17.5), "zsre": (3, 21.5, 10.75), "-": (4, 21.5, 10.75)}
