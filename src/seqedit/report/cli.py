@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .outputs import FIGURE_FORMATS, FIGURES, TABLES
+from .shared_args import add_shared_options
 
 log = logging.getLogger(__name__)
 
@@ -200,16 +201,10 @@ def build_parser(prog: str = "seqedit report") -> argparse.ArgumentParser:
                    help="results/metrics/{model}/{dataset}/base.json files: the unedited model (Tables 2, 3, Fig. 8)")
     p.add_argument("--downstream", nargs="*", default=[],
                    help="results/downstream/{model}/base.json and .../{dataset}/{method}/step_{k}.json files")
-    p.add_argument("--general-perplexity", nargs="*", default=None,
-                   help="results/perplexity_general/{model}/base.json and .../{dataset}/{method}/step_{k}.json files "
-                   "(the held-out perplexity; omit when the config does not enable it)")
-    p.add_argument("--edit-meta", nargs="*", default=[],
-                   help="edit checkpoints' metadata (results/edits/.../step_N.json): C8 counts identical chains once")
+    add_shared_options(p)  # --config, --general-perplexity, --edit-meta
     p.add_argument("--results-dir", help="glob the inputs of --model under this folder when no list is given")
     p.add_argument("--figures-dir", help="output folder of the figures (omit to skip figures)")
     p.add_argument("--tables-dir", help="output folder of the tables (omit to skip tables)")
-    p.add_argument("--config", nargs="+", help="config file(s) recorded (path + sha256) in the provenance, in the "
-                   "order given to Snakemake")
     p.add_argument("--methods", nargs="*", help="methods to show, in this order (default: all found)")
     p.add_argument("--datasets", nargs="*", help="datasets to show, in this order (default: all found)")
     p.add_argument("--table-steps", nargs="*", type=int, help="checkpoints (n_edits) in Table 2 (default: all)")

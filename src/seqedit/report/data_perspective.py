@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .shared_args import add_shared_options
+
 OUTPUT_NAMES = {
     "figures": ["fig3_mqd_downstream.png", "fig3_mqd_downstream.pdf"],
     "tables": ["table_target_perplexity.md", "table_target_perplexity.csv",
@@ -65,13 +67,9 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--perplexity", nargs="*", default=[], help="results/perplexity/{model}/{dataset}.json files")
     p.add_argument("--figures-dir", required=True)
     p.add_argument("--tables-dir", required=True)
-    p.add_argument("--config", nargs="+", default=None, help="config file(s) recorded in the provenance")
+    add_shared_options(p)  # --config, --general-perplexity, --edit-meta
     p.add_argument("--c7-methods", nargs="*", default=["rome", "memit", "d4s"])
     p.add_argument("--c8-methods", nargs="*", default=["kn", "rome", "memit"])
-    p.add_argument("--general-perplexity", nargs="*", default=[],
-                   help="held-out perplexity files (results/perplexity_general/{model}/base.json and checkpoints)")
-    p.add_argument("--edit-meta", nargs="*", default=[],
-                   help="edit checkpoints' metadata (results/edits/.../step_N.json): C8 counts identical chains once")
     a = p.parse_args(argv)
     claims = make_data_report(a.model, a.downstream, a.perplexity, a.figures_dir, a.tables_dir, a.config,
                               a.c7_methods, a.c8_methods, a.general_perplexity, a.edit_meta)
