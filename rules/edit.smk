@@ -12,6 +12,7 @@ rule edit:
     wildcard_constraints:
         step=r"\d+",
         dataset=EDITED_DATASETS,  # an entry with `edits_from` takes its checkpoints from rule reuse_edits
+    priority: 1  # a ready edit first: long chains start early, the evaluations fill the cores at the end
     conda:
         "../envs/seqedit.yaml"
     threads: THREADS["edit"]

@@ -1,0 +1,57 @@
+"""A real `snakemake` run with `edits_from` (the tiny config's model and hyperparameters): MQD's DG form takes
+CounterFact's ROME chain instead of editing it again; its own evaluations run on the copy; extending both entries
+edits CounterFact only."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from test_workflow import snakemake
+from tiny_workflow import tiny_config
+
+pytestmark = pytest.mark.slow
+MODEL = "smollm2-135m"
+
+
+@pytest.fixture(scope="module")
+def reuse_run(tmp_path_factory, smollm2_dir, data_mirror):
+    work = tmp_path_factory.mktemp("reuse_run")
+    config = tiny_config(work, smollm2_dir, data_mirror, methods=["rome"], datasets={
+        "counterfact": {"n_requests": 2, "checkpoints": [1, 2], "downstream": False},
+        "mqd_dg": {"n_requests": 2, "checkpoints": [2], "downstream": False, "edits_from": "counterfact"},
+    })
+    res = snakemake(work, config)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    return work, config
+
+
+def test_the_dg_checkpoint_is_counterfacts_and_is_evaluated_on_its_own_requests(reuse_run):
+    work, _ = reuse_run
+    edits = work / "results" / "edits" / MODEL
+    source, copy = edits / "counterfact/rome/step_2.safetensors", edits / "mqd_dg/rome/step_2.safetensors"
+    assert copy.read_bytes() == source.read_bytes()
+    meta = json.loads(copy.with_suffix(".json").read_text())
+    assert (meta["dataset"], meta["edits_from"], meta["n_edits"]) == ("mqd_dg", "counterfact", 2)
+    assert meta["tensors_sha256"] == json.loads(source.with_suffix(".json").read_text())["tensors_sha256"]
+    assert not (work / "logs" / "edit" / MODEL / "mqd_dg").exists()  # never edited
+    assert (work / "logs" / "reuse_edits" / MODEL / "mqd_dg" / "rome" / "step_2.log").exists()
+    metrics = json.loads((work / "results" / "metrics" / MODEL / "mqd_dg" / "rome" / "step_2.json").read_text())
+    assert metrics["n_edits"] == 2 and 0.0 <= metrics["efficacy"] <= 1.0
+    assert (work / "results" / "tables" / MODEL / "claims_data.json").exists()
+
+
+def test_extending_both_entries_edits_counterfact_only(reuse_run):
+    work, config = reuse_run
+    cfg = yaml.safe_load(config.read_text())
+    cfg["datasets"]["counterfact"].update(n_requests=3, checkpoints=[1, 2, 3])
+    cfg["datasets"]["mqd_dg"].update(n_requests=3, checkpoints=[2, 3])
+    bigger = work / "config_more.yaml"
+    bigger.write_text(yaml.safe_dump(cfg))
+    res = snakemake(work, bigger, "-n", "--quiet", "rules")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    counts = {line.split()[0]: int(line.split()[1]) for line in out.split("Job stats:")[-1].splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["edit"] == 1 and counts["reuse_edits"] == 1, counts
