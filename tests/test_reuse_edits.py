@@ -60,7 +60,8 @@ def test_other_edits_are_refused_before_anything_is_written(tmp_path, source, fi
     ckpt, cf_requests = source
     own = _requests(tmp_path / "mqd_tf.jsonl", _rows(3, r2={field: "Claim: something else"}))
     out = tmp_path / "tf" / "step_3.safetensors"
-    with pytest.raises(ValueError, match=rf"edits_from: request 2 of .*mqd_tf.jsonl differs .* in '{field}'"):
+    message = rf"datasets.mqd_tf.edits_from: request 2 of .*mqd_tf.jsonl differs .* in '{field}'"
+    with pytest.raises(ValueError, match=message):
         reuse_edits.reuse(ckpt, cf_requests, own, "mqd_tf", out)
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
@@ -78,7 +79,7 @@ def test_too_few_requests_or_a_stale_checkpoint_are_refused(tmp_path, source):
 def test_the_command_reports_a_mismatch_as_a_clear_error(tmp_path, source):
     ckpt, cf_requests = source
     own = _requests(tmp_path / "mqd_mc.jsonl", _rows(3, r0={"target_new": "b"}))
-    with pytest.raises(SystemExit, match="seqedit reuse-edits: config datasets.<name>.edits_from: request 0"):
+    with pytest.raises(SystemExit, match="seqedit reuse-edits: config datasets.mqd_mc.edits_from: request 0"):
         reuse_edits.cli("reuse-edits", ["--checkpoint", str(ckpt), "--source-requests", str(cf_requests),
                                         "--requests", str(own), "--dataset", "mqd_mc",
                                         "--out", str(tmp_path / "o" / "step_3.safetensors")])

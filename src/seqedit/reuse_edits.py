@@ -24,8 +24,10 @@ from .files import read_jsonl
 EDIT_FIELDS = ("id", "prompt", "subject", "target_new", "target_true")
 
 
-def check_same_edits(source_requests: str | Path, requests: str | Path, n_edits: int) -> None:
-    """The first ``n_edits`` requests of both files agree on every :data:`EDIT_FIELDS` value, else ValueError."""
+def check_same_edits(source_requests: str | Path, requests: str | Path, n_edits: int,
+                     dataset: str = "<name>") -> None:
+    """The first ``n_edits`` requests of both files agree on every :data:`EDIT_FIELDS` value, else ValueError (naming
+    the config key of ``dataset``, the entry that reuses)."""
     source, own = read_jsonl(source_requests)[:n_edits], read_jsonl(requests)[:n_edits]
     for path, rows in ((source_requests, source), (requests, own)):
         if len(rows) < n_edits:
@@ -34,8 +36,8 @@ def check_same_edits(source_requests: str | Path, requests: str | Path, n_edits:
         for field in EDIT_FIELDS:
             if theirs.get(field) != ours.get(field):
                 raise ValueError(
-                    f"config datasets.<name>.edits_from: request {index} of {requests} differs from {source_requests} "
-                    f"in {field!r} ({ours.get(field)!r} vs {theirs.get(field)!r}): the two datasets do not make the "
+                    f"config datasets.{dataset}.edits_from: request {index} of {requests} differs from "
+                    f"{source_requests} in {field!r} ({ours.get(field)!r} vs {theirs.get(field)!r}): the two datasets do not make the "
                     "same edits, so the checkpoint cannot be reused; remove edits_from to edit this dataset itself"
                 )
 
@@ -48,7 +50,7 @@ def reuse(checkpoint: str | Path, source_requests: str | Path, requests: str | P
     ids = [r["id"] for r in read_jsonl(source_requests)[:n_edits]]
     if meta["request_ids"] != ids:
         raise ValueError(f"{checkpoint} was made from other requests than the first {n_edits} of {source_requests}")
-    check_same_edits(source_requests, requests, n_edits)
+    check_same_edits(source_requests, requests, n_edits, dataset)
     with atomic.atomic_path(out, suffix=".safetensors") as tmp:
         shutil.copyfile(checkpoint, tmp)
     new_meta = {**meta, "dataset": dataset, "edits_from": meta["dataset"]}
