@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODEL, cpu_model, hparams, load, restore  # noqa: E402
+from common import MODEL, cpu_model, edit_metrics, hparams, load, restore  # noqa: E402
 
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.evaluation import metrics as M  # noqa: E402
@@ -28,14 +28,6 @@ from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.methods.value_opt import compute_value  # noqa: E402
 
 DTYPES = ("float32", "bfloat16")
-
-
-def edit_metrics(model, tok, reqs, before, loc) -> tuple[float, float, float]:
-    eff = M.mean(M.token_accuracy(model, tok, [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]))
-    _, para_prompts, para_targets = M.paraphrase_pairs(reqs)
-    par = M.mean(M.token_accuracy(model, tok, para_prompts, para_targets))
-    spe = M.mean(M.agreement(before, M.argmax_at_targets(model, tok, loc[1], loc[2])))
-    return eff, par, spe
 
 
 def z_difference(model, tok, editor, reqs, hp_fp32, hp_bf16) -> float:

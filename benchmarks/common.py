@@ -32,6 +32,18 @@ def restore(model, base: dict) -> None:
                 params[name].copy_(t)
 
 
+def edit_metrics(model, tok, reqs: list[dict], before, locality) -> tuple[float, float, float]:
+    """Efficacy, Paraphrase, Specificity (sequential protocol, token accuracy) of ``reqs`` on the current weights;
+    ``locality`` = ``metrics.locality_pairs(reqs)``, ``before`` = the unedited model's argmax tokens there."""
+    from seqedit.evaluation import metrics as M
+
+    eff = M.mean(M.token_accuracy(model, tok, [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]))
+    _, para_prompts, para_targets = M.paraphrase_pairs(reqs)
+    par = M.mean(M.token_accuracy(model, tok, para_prompts, para_targets))
+    spe = M.mean(M.agreement(before, M.argmax_at_targets(model, tok, locality[1], locality[2])))
+    return eff, par, spe
+
+
 def cpu_model() -> str:
     try:
         for line in open("/proc/cpuinfo"):

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODEL, hparams, load, restore  # noqa: E402
+from common import MODEL, edit_metrics, hparams, load, restore  # noqa: E402
 
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
@@ -47,10 +47,7 @@ def main():
             hp = hparams(method, "reference", mom2_update_weight=lam)
             ed = SequentialEditor(model, tok, MODEL, method, hp, a.stats_dir)
             ed.run(reqs, progress=False)
-            eff = M.mean(M.token_accuracy(model, tok, [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]))
-            po, pp, pt = M.paraphrase_pairs(reqs)
-            par = M.mean(M.token_accuracy(model, tok, pp, pt))
-            spe = M.mean(M.agreement(before, M.argmax_at_targets(model, tok, loc_p, loc_a)))
+            eff, par, spe = edit_metrics(model, tok, reqs, before, (loc_owner, loc_p, loc_a))
             zp = sum(r["z_prob_last"] for r in ed.log) / len(ed.log)
             print(f"{method:<7}{lam:>9g}{eff:>7.3f}{par:>7.3f}{spe:>7.3f}{zp:>13.3f}", flush=True)
             restore(model, base)

@@ -12,7 +12,7 @@ def is_built_dataset(dataset):
 
 def built_dataset_pattern():
     """Wildcard constraint of build_mqd: exactly the config entries of built datasets (none: matches nothing)."""
-    return "|".join(d for d in DATASETS_CFG if is_built_dataset(d)) or "(?!x)x"
+    return _dataset_pattern([d for d in DATASETS_CFG if is_built_dataset(d)])  # rules/reuse_edits_inputs.smk
 
 
 def built_dataset_raw(w):

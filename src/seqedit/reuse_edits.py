@@ -24,21 +24,21 @@ from .files import read_jsonl
 EDIT_FIELDS = ("id", "prompt", "subject", "target_new", "target_true")
 
 
-def check_same_edits(source_requests: str | Path, requests: str | Path, n_edits: int,
-                     dataset: str = "<name>") -> None:
-    """The first ``n_edits`` requests of both files agree on every :data:`EDIT_FIELDS` value, else ValueError (naming
-    the config key of ``dataset``, the entry that reuses)."""
-    source, own = read_jsonl(source_requests)[:n_edits], read_jsonl(requests)[:n_edits]
-    for path, rows in ((source_requests, source), (requests, own)):
+def check_same_edits(source: list[dict], own: list[dict], n_edits: int, source_path: str | Path,
+                     path: str | Path, dataset: str = "<name>") -> None:
+    """The first ``n_edits`` requests of both lists (read from ``source_path`` and ``path``) agree on every
+    :data:`EDIT_FIELDS` value, else ValueError (naming the config key of ``dataset``, the entry that reuses)."""
+    for where, rows in ((source_path, source), (path, own)):
         if len(rows) < n_edits:
-            raise ValueError(f"{path} holds {len(rows)} requests, fewer than the {n_edits} edits of the checkpoint")
-    for index, (theirs, ours) in enumerate(zip(source, own)):
+            raise ValueError(f"{where} holds {len(rows)} requests, fewer than the {n_edits} edits of the checkpoint")
+    for index, (theirs, ours) in enumerate(zip(source[:n_edits], own[:n_edits])):
         for field in EDIT_FIELDS:
             if theirs.get(field) != ours.get(field):
                 raise ValueError(
-                    f"config datasets.{dataset}.edits_from: request {index} of {requests} differs from "
-                    f"{source_requests} in {field!r} ({ours.get(field)!r} vs {theirs.get(field)!r}): the two datasets do not make the "
-                    "same edits, so the checkpoint cannot be reused; remove edits_from to edit this dataset itself"
+                    f"config datasets.{dataset}.edits_from: request {index} of {path} differs from {source_path} "
+                    f"in {field!r} ({ours.get(field)!r} vs {theirs.get(field)!r}): the two datasets do not make "
+                    "the same edits, so the checkpoint cannot be reused; remove edits_from to edit this dataset "
+                    "itself"
                 )
 
 
@@ -47,10 +47,10 @@ def reuse(checkpoint: str | Path, source_requests: str | Path, requests: str | P
     """Copy ``checkpoint`` (and its JSON) to ``out`` as the checkpoint of ``dataset``; return the new meta."""
     _, _, meta = load_checkpoint(checkpoint)  # complete, intact, finite
     n_edits = meta["n_edits"]
-    ids = [r["id"] for r in read_jsonl(source_requests)[:n_edits]]
-    if meta["request_ids"] != ids:
+    source = read_jsonl(source_requests)
+    if meta["request_ids"] != [r["id"] for r in source[:n_edits]]:
         raise ValueError(f"{checkpoint} was made from other requests than the first {n_edits} of {source_requests}")
-    check_same_edits(source_requests, requests, n_edits, dataset)
+    check_same_edits(source, read_jsonl(requests), n_edits, source_requests, requests, dataset)
     with atomic.atomic_path(out, suffix=".safetensors") as tmp:
         shutil.copyfile(checkpoint, tmp)
     new_meta = {**meta, "dataset": dataset, "edits_from": meta["dataset"]}

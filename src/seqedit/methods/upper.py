@@ -24,13 +24,18 @@ from ..nethooks import get_module
 FAST_ARCHS = {"llama", "gptj"}
 
 
+def _block_list(model, arch):
+    """``(parent module, attribute name, block list)`` of the model's decoder blocks."""
+    parent_name, attr = arch.layers.rsplit(".", 1)
+    parent = get_module(model, parent_name)
+    return parent, attr, getattr(parent, attr)
+
+
 @contextlib.contextmanager
 def only_blocks(model, arch, start: int, stop: int, replacement: list | None = None):
     """Within the block, the model's block list is ``blocks[start:stop]`` (attention layer indices renumbered), or
     ``replacement`` (copies of those blocks) when given."""
-    parent_name, attr = arch.layers.rsplit(".", 1)
-    parent = get_module(model, parent_name)
-    blocks = getattr(parent, attr)
+    parent, attr, blocks = _block_list(model, arch)
     sliced = list(replacement) if replacement is not None else list(blocks)[start:stop]
     saved_idx = []
     for new_idx, block in enumerate(sliced):
@@ -81,8 +86,7 @@ class UpperForward:
         self.compute_dtype = compute_dtype if self.fast and compute_dtype not in (None, weights_dtype) else None
         self.blocks = None
         if self.compute_dtype is not None:
-            parent_name, attr = arch.layers.rsplit(".", 1)
-            upper = list(getattr(get_module(model, parent_name), attr))[layer + 1:loss_layer + 1]
+            upper = list(_block_list(model, arch)[2])[layer + 1:loss_layer + 1]
             self.blocks = [copy.deepcopy(block).to(self.compute_dtype).requires_grad_(False) for block in upper]
 
     def _blocks(self):
