@@ -46,6 +46,7 @@ rule general_perplexity:
         "benchmarks/rules/general_perplexity/{model}/{dataset}/{method}/step_{step}.tsv"
     wildcard_constraints:
         step=r"\d+",
+        dataset=GP_SCORED_DATASETS,  # an `edits_from` entry takes its source's results (reuse_general_perplexity)
     conda:
         "../envs/seqedit.yaml"
     threads: 1
@@ -63,3 +64,27 @@ rule general_perplexity:
         "--checkpoint {input.weights} --corpus {params.corpus} --n-tokens {params.n_tokens} "
         "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} "
         "--out {output} > {log} 2>&1"
+
+
+rule reuse_general_perplexity:
+    """Held-out perplexity of an `edits_from` entry's checkpoint: the source entry's result for the same tensors
+    (checked by tensors_sha256), copied instead of scoring the same weights again."""
+    input:
+        unpack(reuse_general_perplexity_inputs),
+    output:
+        "results/perplexity_general/{model}/{dataset}/{method}/step_{step}.json",
+    log:
+        "logs/reuse_general_perplexity/{model}/{dataset}/{method}/step_{step}.log",
+    benchmark:
+        "benchmarks/rules/reuse_general_perplexity/{model}/{dataset}/{method}/step_{step}.tsv"
+    wildcard_constraints:
+        step=r"\d+",
+        dataset=GP_REUSED_DATASETS,
+    conda:
+        "../envs/seqedit.yaml"
+    threads: 1
+    resources:
+        **rule_resources("cpu_rules", "reuse_edits"),
+    shell:
+        "seqedit reuse-result --source-result {input.source_result} --source-checkpoint {input.source_weights} "
+        "--checkpoint {input.weights} --out {output} > {log} 2>&1"

@@ -37,6 +37,31 @@ def general_perplexity_steps(dataset):
     return list(choice)
 
 
+def reuses_general_perplexity(dataset):
+    """An entry with `edits_from` whose scored checkpoints are all scored in its source entry too: its checkpoints
+    are the source's tensors, so rule reuse_general_perplexity copies the source's results (checked by hash)."""
+    source = edits_from(dataset)  # rules/reuse_edits_inputs.smk
+    if source is None:
+        return False
+    theirs = set(general_perplexity_steps(source))
+    return bool(theirs) and set(general_perplexity_steps(dataset)) <= theirs
+
+
+GP_REUSED_DATASETS = _dataset_pattern([d for d in DATASETS_CFG if reuses_general_perplexity(d)])
+GP_SCORED_DATASETS = _dataset_pattern([d for d in DATASETS_CFG if not reuses_general_perplexity(d)])
+
+
+def reuse_general_perplexity_inputs(w):
+    source = edits_from(w.dataset)
+    return {
+        "source_result": f"results/perplexity_general/{w.model}/{source}/{w.method}/step_{w.step}.json",
+        "source_weights": ckpt(w.model, source, w.method, w.step),
+        "source_meta": ckpt(w.model, source, w.method, w.step).replace(".safetensors", ".json"),
+        "weights": ckpt(w.model, w.dataset, w.method, w.step),
+        "meta": ckpt(w.model, w.dataset, w.method, w.step).replace(".safetensors", ".json"),
+    }
+
+
 def general_perplexity_files(model):
     """The perplexity files of one model: the base model's, then every configured checkpoint's (none: [])."""
     files = [

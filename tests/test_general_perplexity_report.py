@@ -222,3 +222,34 @@ def test_data_perspective_report_adds_the_perplexity_measure(tmp_path):
     assert saved == claims_out
     without = make_data_report("m", [], [], str(tmp_path / "f2"), str(tmp_path / "t2"))
     assert [c["measure"] for c in without] == ["lm-eval", "lm-eval"]
+
+
+def _downstream_file(root, dataset=None, method=None, n_edits=0, value=0.3):
+    path = root / "m" / "base.json" if method is None else root / "m" / dataset / method / f"step_{n_edits}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"method": method, "n_edits": n_edits,
+              "tasks": {"hellaswag": {"metric": "acc_norm", "value": value, "stderr": 0.03, "num_fewshot": 0}}}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_fig3_without_lm_eval_on_the_forms_is_the_perplexity_column_alone(tmp_path):
+    """The findings config runs lm-eval on zsRE only: Fig. 3 draws no empty lm-eval panels for the MQD forms (the
+    old code took the tasks of every downstream file, the base model's and zsRE's, and drew 'no data' for each)."""
+    from seqedit.report.fig3 import fig3_mqd
+    from seqedit.report.load import load_downstream
+
+    gp = forms(tmp_path / "gp", {"mqd_tf": 0.01, "mqd_mc": 0.05, "mqd_dg": 0.20})
+    zsre_only = [_downstream_file(tmp_path / "ds"), _downstream_file(tmp_path / "ds", "zsre", "rome", 100, 0.2)]
+    fig = fig3_mqd(load_downstream(zsre_only), TARGET_PPL, methods=["rome", "memit"], general_perplexity=gp)
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert titles == ["ROME - held-out perplexity", "MEMIT - held-out perplexity"]
+    assert "no lm-eval on the forms" in fig._suptitle.get_text()
+    # lm-eval on one form brings its task's columns back (the other forms' lines are simply absent)
+    with_form = [*zsre_only, _downstream_file(tmp_path / "ds", "mqd_tf", "rome", 20, 0.25)]
+    fig = fig3_mqd(load_downstream(with_form), TARGET_PPL, methods=["rome"], general_perplexity=gp)
+    titles = [a.get_title() for a in fig.axes if a.get_title()]
+    assert titles == ["ROME - HellaSwag", "ROME - held-out perplexity"]
+    # neither lm-eval on the forms nor the perplexity: the base model's tasks, each panel saying "no data"
+    fig = fig3_mqd(load_downstream(zsre_only), TARGET_PPL, methods=["rome"])
+    assert [a.get_title() for a in fig.axes if a.get_title()] == ["ROME - HellaSwag"]

@@ -21,7 +21,7 @@ def reuse_run(tmp_path_factory, smollm2_dir, data_mirror):
     config = tiny_config(work, smollm2_dir, data_mirror, methods=["rome"], datasets={
         "counterfact": {"n_requests": 2, "checkpoints": [1, 2], "downstream": False},
         "mqd_dg": {"n_requests": 2, "checkpoints": [2], "downstream": False, "edits_from": "counterfact"},
-    })
+    }, general_perplexity={"n_tokens": 512, "block_length": 256, "checkpoints": "last"})
     res = snakemake(work, config)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work, config
@@ -40,6 +40,19 @@ def test_the_dg_checkpoint_is_counterfacts_and_is_evaluated_on_its_own_requests(
     metrics = json.loads((work / "results" / "metrics" / MODEL / "mqd_dg" / "rome" / "step_2.json").read_text())
     assert metrics["n_edits"] == 2 and 0.0 <= metrics["efficacy"] <= 1.0
     assert (work / "results" / "tables" / MODEL / "claims_data.json").exists()
+
+
+def test_the_dg_held_out_perplexity_is_counterfacts_result_copied(reuse_run):
+    """The same tensors give the same perplexity: the DG entry's file is CounterFact's, copied (no scoring job)."""
+    work, _ = reuse_run
+    scored = work / "results" / "perplexity_general" / MODEL
+    source = json.loads((scored / "counterfact/rome/step_2.json").read_text())
+    copy = json.loads((scored / "mqd_dg/rome/step_2.json").read_text())
+    assert copy["block_nll"] == source["block_nll"] and copy["perplexity"] == source["perplexity"]
+    assert copy["dataset"] == "mqd_dg" and copy["checkpoint"].endswith("mqd_dg/rome/step_2.safetensors")
+    assert copy["copied_from"] == "results/perplexity_general/smollm2-135m/counterfact/rome/step_2.json"
+    assert not (work / "logs" / "general_perplexity" / MODEL / "mqd_dg").exists()
+    assert (work / "logs" / "reuse_general_perplexity" / MODEL / "mqd_dg" / "rome" / "step_2.log").exists()
 
 
 def test_extending_both_entries_edits_counterfact_only(reuse_run):

@@ -13,6 +13,7 @@ COMMANDS = {
     "layer-stats": ("seqedit.stats", "second moments of the edited layers' inputs"),
     "edit": ("seqedit.editing", "sequential editing up to one checkpoint"),
     "reuse-edits": ("seqedit.reuse_edits", "a dataset's checkpoint from another dataset's chain of the same edits"),
+    "reuse-result": ("seqedit.reuse_results", "a result of a reused checkpoint, copied from its source entry"),
     "norms": ("seqedit.norms", "per-edit mean|W| and mean|Delta| as CSV"),
     "edit-metrics": ("seqedit.evaluation.cli", "Efficacy / Paraphrase / Specificity of a checkpoint"),
     "downstream": ("seqedit.downstream.cli", "lm-eval downstream tasks on the base model or a checkpoint"),

@@ -5,7 +5,8 @@ question form, labelled with its target perplexity under the unedited model; 0 e
 +-1 standard error (the average's: sqrt(sum se^2) / #tasks). Reads the DataFrame of
 :func:`seqedit.report.load.load_downstream` (the files Fig. 2 reads). A panel without data says so. With the
 held-out perplexity (issue 9, :func:`seqedit.report.general_ppl.change_table`), a last column: its change (%)
-against the base model per form, bars = the paired 95% bootstrap interval over the text blocks.
+against the base model per form, bars = the paired 95% bootstrap interval over the text blocks. Without lm-eval
+results on any form (config ``downstream: false`` on the MQD entries) the figure is that column alone.
 """
 from __future__ import annotations
 
@@ -90,6 +91,17 @@ def _label(dataset: str, ppl: Mapping[str, float] | None) -> str:
     return text
 
 
+def _form_tasks(ds: pd.DataFrame, forms: Sequence[str], has_perplexity: bool) -> list[str]:
+    """The lm-eval tasks of the columns: those with results on an MQD form. None (the config runs no lm-eval on the
+    forms) leaves only the held-out perplexity column when there is one, else the base model's tasks ("no data")."""
+    if ds.empty:
+        return []
+    edited = ds[(~ds["is_base"]) & ds["dataset"].isin(list(forms))]
+    if not edited.empty:
+        return order_tasks(edited["task"].unique())
+    return [] if has_perplexity else order_tasks(ds["task"].unique())
+
+
 def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, methods: Sequence[str] = METHODS,
              forms: Sequence[str] = PAPER_FORM_ORDER, tasks: Sequence[str] | None = None,
              footer: str | None = None, model: str | None = None, general_perplexity: pd.DataFrame | None = None):
@@ -99,9 +111,10 @@ def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, me
 
     changes = change_table(general_perplexity) if general_perplexity is not None else pd.DataFrame()
     if tasks is None:
-        tasks = order_tasks(ds["task"].unique()) if not ds.empty else []
-    columns = [*tasks, AVERAGE] if len(tasks) != 1 else list(tasks)
+        tasks = _form_tasks(ds, forms, has_perplexity=not changes.empty)
+    columns = [*tasks, AVERAGE] if len(tasks) > 1 else list(tasks)
     columns += [PERPLEXITY] if not changes.empty else []
+    columns = columns or [AVERAGE]  # no result at all: one "no data" panel per method
     fig, axes = plt.subplots(len(methods), len(columns), squeeze=False, layout="constrained",
                              figsize=(3.2 * len(columns) + 2.2, 2.5 * len(methods) + 1.4))
     for i, method in enumerate(methods):
@@ -131,7 +144,10 @@ def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, me
     if labels:
         fig.legend([handles[lab] for lab in labels], labels, loc="outside right upper", fontsize=7.5, frameon=False)
     title = "Fig. 3 - downstream performance vs number of edits per MQD question form (0 = base model; +-1 SE)"
-    if PERPLEXITY in columns:
+    if columns == [PERPLEXITY]:
+        title = ("Fig. 3 - held-out perplexity change vs number of edits per MQD question form (0 = base model; "
+                 "paired 95% interval; no lm-eval on the forms in this config)")
+    elif PERPLEXITY in columns:
         title += "; held-out perplexity change: paired 95% interval"
     fig.suptitle(f"{model}: {title}" if model else title, fontsize=10.5, x=0.01, ha="left")
     note = CAPTION + (f"\n{footer}" if footer else "")
