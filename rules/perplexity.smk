@@ -58,7 +58,8 @@ rule target_perplexity:
 
 
 rule report_data_perspective:
-    """Fig. 3 (downstream vs edits per MQD question form), the target-perplexity table, verdicts C7 and C8."""
+    """Fig. 3 (downstream vs edits per MQD question form), Fig. 2 by the held-out perplexity (its change vs edits per
+    editing dataset), the target-perplexity table, verdicts C7 and C8."""
     input:
         unpack(lambda w: data_report_inputs(w.model)),
     output:
@@ -69,6 +70,13 @@ rule report_data_perspective:
             subcategory="figures",
         ),
         figure_pdf="results/figures/{model}/fig3_mqd_downstream.pdf",
+        figure2=report(
+            "results/figures/{model}/fig2_perplexity.png",
+            caption="captions/fig2_perplexity.rst",
+            category="{model}",
+            subcategory="figures",
+        ),
+        figure2_pdf="results/figures/{model}/fig2_perplexity.pdf",
         table=report(
             "results/tables/{model}/table_target_perplexity.md",
             caption="captions/table_target_perplexity.rst",

@@ -253,3 +253,22 @@ def test_fig3_without_lm_eval_on_the_forms_is_the_perplexity_column_alone(tmp_pa
     # neither lm-eval on the forms nor the perplexity: the base model's tasks, each panel saying "no data"
     fig = fig3_mqd(load_downstream(zsre_only), TARGET_PPL, methods=["rome"])
     assert [a.get_title() for a in fig.axes if a.get_title()] == ["ROME - HellaSwag"]
+
+
+def test_fig2_by_the_perplexity_draws_one_line_per_dataset_and_names_identical_chains(tmp_path):
+    """Fig. 2 without lm-eval on the forms (the findings config): the C8 (perplexity) evidence, one line per editing
+    dataset; CounterFact and DG (same tensors) are named as one chain."""
+    from seqedit.report.fig2_perplexity import fig2_perplexity
+
+    gp = forms(tmp_path / "gp", {"mqd_tf": 0.01, "mqd_mc": 0.05, "mqd_dg": 0.20, "counterfact": 0.20})
+    same = {("rome", 20): {"mqd_dg": "h1", "counterfact": "h1", "mqd_tf": "h2", "mqd_mc": "h3"}}
+    fig = fig2_perplexity(gp, ["rome", "memit"], same_edits=same)
+    rome, memit = [a for a in fig.axes if a.get_title()]
+    assert rome.get_title() == "ROME - held-out perplexity"
+    lines = {bars.get_label(): list(bars.lines[0].get_ydata()) for bars in rome.containers}
+    assert set(lines) == {"mqd_tf", "mqd_mc", "mqd_dg (= counterfact: same checkpoints)",
+                          "counterfact (= mqd_dg: same checkpoints)"}
+    assert lines["mqd_mc"] == pytest.approx([0.0, 100 * math.expm1(0.05)], abs=0.5)
+    assert [t.get_text() for t in memit.texts] == ["no data"]  # no MEMIT results
+    empty = fig2_perplexity(None, ["rome"])
+    assert [t.get_text() for t in empty.axes[0].texts] == ["no data"]

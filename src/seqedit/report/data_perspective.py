@@ -1,7 +1,8 @@
-"""``seqedit report-data``: the data-perspective report of one model (Fig. 3, the target-perplexity table and the
-verdicts of C7 and C8).
+"""``seqedit report-data``: the data-perspective report of one model (Fig. 3, Fig. 2 by the held-out perplexity, the
+target-perplexity table and the verdicts of C7 and C8).
 
-Writes ``{figures_dir}/fig3_mqd_downstream.{png,pdf}``, ``{tables_dir}/table_target_perplexity.{md,csv,
+Writes ``{figures_dir}/fig3_mqd_downstream.{png,pdf}``, ``{figures_dir}/fig2_perplexity.{png,pdf}`` (a "no data"
+panel per method without ``--general-perplexity``), ``{tables_dir}/table_target_perplexity.{md,csv,
 provenance.json}`` and ``{tables_dir}/claims_data.json`` (``[{claim, measure, evidence, verdict}]`` for C7 and C8
 with lm-eval's damage, then, when ``--general-perplexity`` files are given, C7 and C8 with the held-out perplexity's
 rise as the damage).
@@ -14,7 +15,7 @@ import json
 from .shared_args import add_shared_options
 
 OUTPUT_NAMES = {
-    "figures": ["fig3_mqd_downstream.png", "fig3_mqd_downstream.pdf"],
+    "figures": ["fig3_mqd_downstream.png", "fig3_mqd_downstream.pdf", "fig2_perplexity.png", "fig2_perplexity.pdf"],
     "tables": ["table_target_perplexity.md", "table_target_perplexity.csv",
                "table_target_perplexity.provenance.json", "claims_data.json"],
 }
@@ -46,9 +47,12 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
     save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model,
                        general_perplexity=gp), figures_dir)
     write_perplexity_table(ppl_df, tables_dir, prov)
+    from .fig2_perplexity import fig2_perplexity, save_fig2_perplexity
     from .same_edits import load_edit_hashes
 
     same = load_edit_hashes(edit_meta or [])
+    save_fig2_perplexity(fig2_perplexity(gp, list(c8_methods), footer=P.footer(prov), model=model, same_edits=same),
+                         figures_dir)
     claims = [c7_from_results(ds, ppl, methods=list(c7_methods)),
               c8_from_results(ds, methods=list(c8_methods), same_edits=same)]
     if gp is not None:
