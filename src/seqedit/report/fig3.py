@@ -116,7 +116,7 @@ def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, me
     columns += [PERPLEXITY] if not changes.empty else []
     columns = columns or [AVERAGE]  # no result at all: one "no data" panel per method
     fig, axes = plt.subplots(len(methods), len(columns), squeeze=False, layout="constrained",
-                             figsize=(3.2 * len(columns) + 2.2, 2.5 * len(methods) + 1.4))
+                             figsize=(max(3.2 * len(columns) + 2.2, 8.0), 2.5 * len(methods) + 1.4))
     for i, method in enumerate(methods):
         for j, task in enumerate(columns):
             ax = axes[i, j]
@@ -149,7 +149,8 @@ def fig3_mqd(ds: pd.DataFrame, perplexity: Mapping[str, float] | None = None, me
                  "paired 95% interval; no lm-eval on the forms in this config)")
     elif PERPLEXITY in columns:
         title += "; held-out perplexity change: paired 95% interval"
-    fig.suptitle(f"{model}: {title}" if model else title, fontsize=10.5, x=0.01, ha="left")
+    title = "\n".join(textwrap.wrap(f"{model}: {title}" if model else title, width=int(fig.get_size_inches()[0] * 9)))
+    fig.suptitle(title, fontsize=10.5, x=0.01, ha="left")
     note = CAPTION + (f"\n{footer}" if footer else "")
     fig.supxlabel("\n".join(textwrap.wrap(note, width=int(fig.get_size_inches()[0] * 19))), fontsize=6,
                   color="0.35", x=0.005, ha="left", multialignment="left")
