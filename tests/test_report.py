@@ -525,11 +525,12 @@ def test_captions_and_method_filter(report, tmp_path):
     for name in [*FIGURES, *TABLES]:
         assert (captions / f"{name}.rst").is_file(), name
     # no caption of a removed name is left behind
+    from seqedit.report.fig2_perplexity import FIGURE_NAME as FIG2_PPL
     from seqedit.report.fig3 import FIGURE_NAME as FIG3
     from seqedit.report.perplexity import TABLE_NAME as PPL
 
-    # (Fig. 3 and the perplexity table come from the data-perspective report rule)
-    assert {p.stem for p in captions.glob("*.rst")} == {*FIGURES, *TABLES, FIG3, PPL}
+    # (Fig. 3, Fig. 2 by the perplexity and the target-perplexity table come from the data-perspective report rule)
+    assert {p.stem for p in captions.glob("*.rst")} == {*FIGURES, *TABLES, FIG3, FIG2_PPL, PPL}
 
     from seqedit.report.cli import make_report
 
