@@ -200,6 +200,7 @@ RESOURCE_CLASSES = {
         "corpus",
         "norms",
         "reuse_edits",
+        "reuse_general_perplexity",
         "report_figures_tables",
     ),
 }

@@ -84,7 +84,7 @@ rule reuse_general_perplexity:
         "../envs/seqedit.yaml"
     threads: 1
     resources:
-        **rule_resources("cpu_rules", "reuse_edits"),
+        **rule_resources("cpu_rules", "reuse_general_perplexity"),
     shell:
         "seqedit reuse-result --source-result {input.source_result} --source-checkpoint {input.source_weights} "
         "--checkpoint {input.weights} --out {output} > {log} 2>&1"

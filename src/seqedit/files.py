@@ -1,9 +1,15 @@
-"""Reading and hashing files: JSON lines and the SHA-256 of a file (the one copy of each)."""
+"""Reading and hashing files: a JSON file, JSON lines and the SHA-256 of a file (the one copy of each)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+
+
+def read_json(path: str | os.PathLike):
+    """The object of a JSON file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

@@ -16,15 +16,15 @@ requests (edit metrics) are never copied.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from . import atomic
+from .files import read_json
 
 
 def _read_json(path: str | Path) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        return read_json(path)
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read it as JSON ({err})") from None
 

@@ -12,7 +12,6 @@ A listed file that does not exist is an error. Blocks a metrics file lacks (``pr
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from seqedit.files import read_json
 from seqedit.norms import COLUMNS as NORM_COLUMNS
 from seqedit.norms import EDIT_COLUMNS
 
@@ -52,11 +52,6 @@ def _path_keys(path: Path, depth: int) -> list[str | None]:
     """The ``depth`` folder names above ``path``'s file (outermost first); None where the path is too short."""
     keys = list(path.parts[:-1])[-depth:] if depth else []
     return [None] * (depth - len(keys)) + keys
-
-
-def _read_json(p: Path) -> dict:
-    with open(p, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _float(x) -> float:
@@ -111,7 +106,7 @@ def load_metrics(paths: Paths) -> pd.DataFrame:
     where absent); path."""
     rows, found = [], set()
     for p in map(Path, paths or []):
-        obj = _read_json(p)
+        obj = read_json(p)
         unedited = bool(obj.get("unedited"))  # `seqedit edit-metrics --unedited`: base.json beside the methods
         model, dataset, method = (*_path_keys(p, 2), BASE_METHOD) if unedited else _path_keys(p, 3)
         protocol = obj.get("protocol") or UNSPECIFIED
@@ -171,7 +166,7 @@ def load_downstream(paths: Paths) -> pd.DataFrame:
     and 0 edits) has ``is_base`` True, ``n_edits`` 0 and no dataset/method."""
     rows = []
     for p in map(Path, paths or []):
-        obj = _read_json(p)
+        obj = read_json(p)
         is_base = p.stem == "base" or not (obj.get("method") or obj.get("n_edits"))
         if is_base:
             (model,), dataset, method, n = _path_keys(p, 1), None, None, 0
