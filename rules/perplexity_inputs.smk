@@ -36,7 +36,7 @@ def data_report_inputs(model):
         + [
             f"results/downstream/{model}/{d}/{m}/step_{s}.json"
             for d in datasets
-            for m in methods_for(d)
+            for m in downstream_methods(d)
             if m in wanted
             for s in downstream_steps(d)
         ],

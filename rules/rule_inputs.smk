@@ -70,7 +70,12 @@ def report_inputs(model):
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "base_metrics": [f"results/metrics/{model}/{d}/base.json" for d in dict.fromkeys(d for d, _ in runs_)],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in downstream_steps(d)],
+        + [
+            f"results/downstream/{model}/{d}/{m}/step_{s}.json"
+            for d, m in runs_
+            if m in downstream_methods(d)
+            for s in downstream_steps(d)
+        ],
         "edit_meta": edit_meta_files(model),
     }
 
@@ -95,3 +100,16 @@ def downstream_steps(dataset):
     if missing:
         raise ValueError(f"config datasets.{dataset}.downstream: {missing} are not checkpoints ({steps})")
     return list(choice)
+
+
+def downstream_methods(dataset):
+    """Methods of `dataset` whose checkpoints lm-eval runs on: `datasets.<name>.downstream_methods` (each one of
+    the entry's methods), else every method of the entry."""
+    methods = methods_for(dataset)
+    chosen = DATASETS_CFG[dataset].get("downstream_methods", methods)
+    unknown = [m for m in chosen if m not in methods]
+    if unknown:
+        raise ValueError(
+            f"config datasets.{dataset}.downstream_methods: {unknown} are not methods of {dataset} ({methods})"
+        )
+    return list(chosen)

@@ -1,6 +1,7 @@
 """Configuration errors name the key, model, method or dataset at fault (checked through `snakemake -n`)."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def test_default_config_builds_the_dag(tmp_path):
      "datasets.zsre_long.dataset: unknown dataset 'zsrE'"),
     ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [8], "models": ["gpt-j-6b"]}}},
      "datasets.zsre.models: 'gpt-j-6b'"),
+    ({"datasets": {"zsre": {"n_requests": 8, "checkpoints": [8], "methods": ["rome"], "downstream_methods": ["memit"]}}},
+     "datasets.zsre.downstream_methods: ['memit'] are not methods of zsre (['rome'])"),
     # a typo under resources was passed on to the executor as an unknown resource
     ({"resources": {"gpu_rules": {"gpu": 0, "mem_mbb": 8000}}}, "mem_mbb"),
     # a misspelled resource class or rule name (the schema and _check_resources refuse it before any job)
@@ -115,3 +118,19 @@ def test_a_misspelled_hparams_key_names_file_and_key(tmp_path):
     assert res.returncode != 0
     assert (f"{hp_dir / 'rome.yaml'}: model 'smollm2-135m', set 'tuned': unknown hyperparameter 'kl_facter' for "
             "method rome (did you mean 'kl_factor'?)") in res.stderr + res.stdout
+
+
+def test_a_dataset_runs_lm_eval_on_the_methods_it_names(tmp_path):
+    """`datasets.<name>.downstream_methods`: lm-eval on those methods' checkpoints only (the findings config: the
+    methods C6 compares), every method's chain, metrics and perplexity as before."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["datasets"] = {"zsre": {"n_requests": 6, "checkpoints": [3, 6], "downstream": [6],
+                                "downstream_methods": ["rome", "d4s"]}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = subprocess.run(SNAKEMAKE + ["-n", "--configfile", str(path), "-d", str(tmp_path), "-s",
+                                      str(ROOT / "Snakefile")], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr + res.stdout
+    planned = sorted(set(re.findall(r"output: results/downstream/smollm2-135m/zsre/(\w+)/step_(\d+).json", res.stdout)))
+    assert planned == [("d4s", "6"), ("rome", "6")]
+    assert f"results/edits/smollm2-135m/zsre/memit/step_6.safetensors" in res.stdout  # still edited

@@ -29,22 +29,25 @@ def test_findings_config_scores_the_last_checkpoints_and_the_base_model(tmp_path
     cfg = yaml.safe_load((ROOT / "config" / "findings.yaml").read_text())
     assert cfg["general_perplexity"] == {"corpus": "wikitext2-train-excerpt", "n_tokens": 16384, "block_length": 512,
                                          "checkpoints": "last"}
-    assert cfg["datasets"]["zsre"]["general_perplexity"] == [50, 100]  # Fig. 6(d)'s curve; C6 reads 100
-    # zsRE 5 methods x 2; CounterFact, T/F and MC 3 methods x 1 each; DG's 3 are CounterFact's results, copied
-    assert counts(ROOT / "config" / "findings.yaml", tmp_path) == {"general_perplexity": 5 * 2 + 3 * 3,
+    assert cfg["datasets"]["zsre"]["general_perplexity"] == [100]  # C6 reads 100
+    # zsRE 5 methods x 1; CounterFact, T/F and MC 3 methods x 1 each; DG's 3 are CounterFact's results, copied
+    assert counts(ROOT / "config" / "findings.yaml", tmp_path) == {"general_perplexity": 5 * 1 + 3 * 3,
                                                                     "general_perplexity_base": 1}
 
 
 def test_default_config_scores_the_last_checkpoint_only(tmp_path):
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert cfg["general_perplexity"]["checkpoints"] == "last"
-    runs = sum(len(block.get("methods", cfg["methods"])) for block in cfg["datasets"].values())
+    scored = {d: block for d, block in cfg["datasets"].items() if block.get("general_perplexity", True) is not False}
+    assert sorted(scored) == ["counterfact", "zsre"]  # MQuAKE's 3 cases: switched off
+    runs = sum(len(block.get("methods", cfg["methods"])) for block in scored.values())
     assert counts(ROOT / "config.yaml", tmp_path) == {"general_perplexity": runs, "general_perplexity_base": 1}
     res = dry_run(ROOT / "config.yaml", tmp_path)
     out = res.stdout + res.stderr
     for d, block in cfg["datasets"].items():
         last = block.get("checkpoints", cfg["checkpoints"])[-1]
-        assert f"perplexity_general/smollm2-135m/{d}/rome/step_{last}.json" in out, d
+        planned = f"perplexity_general/smollm2-135m/{d}/rome/step_{last}.json" in out
+        assert planned == (d in scored), d
 
 
 def test_without_the_key_or_switched_off_nothing_is_planned(tmp_path):

@@ -65,6 +65,10 @@ def test_other_tensors_or_another_checkpoint_s_result_are_refused(tmp_path, pair
     assert not out.exists()
 
 
+def again_out(res):
+    return "\n".join(line for line in (res.stdout + res.stderr).splitlines() if "output:" in line)
+
+
 def _findings(tmp_path, **entries):
     cfg = yaml.safe_load((ROOT / "config" / "findings.yaml").read_text())
     for name, fields in entries.items():
@@ -84,8 +88,9 @@ def test_the_findings_dag_copies_the_dg_perplexity_from_counterfact(tmp_path):
     assert "results/perplexity_general/smollm2-135m/mqd_dg/rome/step_20.json" in out
     assert dg_steps["checkpoints"][-1] == 20
     # the source does not score a checkpoint the entry scores: the entry scores its own, as before
-    scored = dry_run(_findings(tmp_path, mqd_dg={"general_perplexity": True}), tmp_path / "run2")
+    scored = dry_run(_findings(tmp_path, counterfact={"general_perplexity": False}), tmp_path / "run2")
     assert scored.returncode == 0, scored.stderr[-3000:]
     again = job_stats(scored.stdout + scored.stderr)
     assert again.get("reuse_general_perplexity", 0) == 0
-    assert again["general_perplexity"] == stats["general_perplexity"] + 3 * len(dg_steps["checkpoints"])
+    assert again["general_perplexity"] == stats["general_perplexity"] - 3 + 3  # CounterFact's 3 now DG's own
+    assert "results/perplexity_general/smollm2-135m/counterfact/rome/step_20.json" not in again_out(scored)
