@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from . import tensorfile
+from .cpu_bf16 import warn_if_emulated
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import capture, run
@@ -114,6 +115,7 @@ def cli(command: str, argv: list[str]) -> None:
         if not 0 <= layer < spec.n_layers:
             raise ValueError(f"layer {layer} out of range for {a.model_name} ({spec.n_layers} layers)")
     model, tok = load_model_and_tokenizer(a.model_dir, a.model_dtype, a.device)
+    warn_if_emulated(a.model_dtype, str(next(model.parameters()).device), "stats.model_dtype")
     t0 = time.time()
     moments, count, n_docs = collect_second_moments(model, tok, spec.architecture, a.layers, iter_documents(a.corpus),
                                                     a.n_tokens, a.max_length, a.n_samples, a.batch_tokens)
