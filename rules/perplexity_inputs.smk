@@ -36,9 +36,9 @@ def data_report_inputs(model):
         + [
             f"results/downstream/{model}/{d}/{m}/step_{s}.json"
             for d in datasets
-            for m in downstream_methods(d)
+            for m in methods_for(d)
             if m in wanted
-            for s in downstream_steps(d)
+            for s in downstream_steps(d, m)
         ],
     }
 

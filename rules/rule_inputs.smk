@@ -70,12 +70,7 @@ def report_inputs(model):
         "metrics": [f"results/metrics/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in steps_for(d)],
         "base_metrics": [f"results/metrics/{model}/{d}/base.json" for d in dict.fromkeys(d for d, _ in runs_)],
         "downstream": [f"results/downstream/{model}/base.json"]
-        + [
-            f"results/downstream/{model}/{d}/{m}/step_{s}.json"
-            for d, m in runs_
-            if m in downstream_methods(d)
-            for s in downstream_steps(d)
-        ],
+        + [f"results/downstream/{model}/{d}/{m}/step_{s}.json" for d, m in runs_ for s in downstream_steps(d, m)],
         "edit_meta": edit_meta_files(model),
     }
 
@@ -87,9 +82,12 @@ def edit_meta_files(model):
     ]
 
 
-def downstream_steps(dataset):
-    """Checkpoints of `dataset` that lm-eval runs on: `downstream: true` (default) every one, false none, a list
-    those steps (each must be a checkpoint)."""
+def downstream_steps(dataset, method):
+    """Checkpoints of `method`'s chain on `dataset` that lm-eval runs on: none for a method outside the entry's
+    `downstream_methods`; else `downstream: true` (default) every one, false none, a list those steps (each must be
+    a checkpoint)."""
+    if method not in downstream_methods(dataset):
+        return []
     choice = DATASETS_CFG[dataset].get("downstream", True)
     steps = steps_for(dataset)
     if choice is True:

@@ -133,4 +133,4 @@ def test_a_dataset_runs_lm_eval_on_the_methods_it_names(tmp_path):
     assert res.returncode == 0, res.stderr + res.stdout
     planned = sorted(set(re.findall(r"output: results/downstream/smollm2-135m/zsre/(\w+)/step_(\d+).json", res.stdout)))
     assert planned == [("d4s", "6"), ("rome", "6")]
-    assert f"results/edits/smollm2-135m/zsre/memit/step_6.safetensors" in res.stdout  # still edited
+    assert "results/edits/smollm2-135m/zsre/memit/step_6.safetensors" in res.stdout  # still edited

@@ -65,7 +65,7 @@ def test_other_tensors_or_another_checkpoint_s_result_are_refused(tmp_path, pair
     assert not out.exists()
 
 
-def again_out(res):
+def planned_outputs(res):
     return "\n".join(line for line in (res.stdout + res.stderr).splitlines() if "output:" in line)
 
 
@@ -93,4 +93,4 @@ def test_the_findings_dag_copies_the_dg_perplexity_from_counterfact(tmp_path):
     again = job_stats(scored.stdout + scored.stderr)
     assert again.get("reuse_general_perplexity", 0) == 0
     assert again["general_perplexity"] == stats["general_perplexity"] - 3 + 3  # CounterFact's 3 now DG's own
-    assert "results/perplexity_general/smollm2-135m/counterfact/rome/step_20.json" not in again_out(scored)
+    assert "results/perplexity_general/smollm2-135m/counterfact/rome/step_20.json" not in planned_outputs(scored)
