@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import MODEL, cpu_model, edit_metrics, hparams, load, restore  # noqa: E402
 
 from seqedit.editing import SequentialEditor  # noqa: E402
-from seqedit.evaluation import metrics as M  # noqa: E402
+from seqedit.evaluation import metrics as eval_metrics  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.methods.value_opt import compute_value  # noqa: E402
 
@@ -60,8 +60,8 @@ def main():
     if len(reqs) < a.n:
         raise SystemExit(f"{a.requests}: only {len(reqs)} requests after --offset {a.offset}")
     model, tok, base = load(a.model_dir)
-    loc = M.locality_pairs(reqs)
-    before = M.argmax_at_targets(model, tok, loc[1], loc[2])
+    loc = eval_metrics.locality_pairs(reqs)
+    before = eval_metrics.argmax_at_targets(model, tok, loc[1], loc[2])
     print(f"requests {a.offset + 1}-{a.offset + len(reqs)} of {a.requests}; threads={a.threads} "
           f"hparams={a.hparams_set} cpu={cpu_model()} torch={torch.__version__}")
     print("| method | compute dtype | s/edit | mean z steps | reached p | Eff | Par | Spe |")

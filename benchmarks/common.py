@@ -35,12 +35,14 @@ def restore(model, base: dict) -> None:
 def edit_metrics(model, tok, reqs: list[dict], before, locality) -> tuple[float, float, float]:
     """Efficacy, Paraphrase, Specificity (sequential protocol, token accuracy) of ``reqs`` on the current weights;
     ``locality`` = ``metrics.locality_pairs(reqs)``, ``before`` = the unedited model's argmax tokens there."""
-    from seqedit.evaluation import metrics as M
+    from seqedit.evaluation import metrics as eval_metrics
 
-    eff = M.mean(M.token_accuracy(model, tok, [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]))
-    _, para_prompts, para_targets = M.paraphrase_pairs(reqs)
-    par = M.mean(M.token_accuracy(model, tok, para_prompts, para_targets))
-    spe = M.mean(M.agreement(before, M.argmax_at_targets(model, tok, locality[1], locality[2])))
+    prompts, targets = [r["prompt"] for r in reqs], [r["target_new"] for r in reqs]
+    eff = eval_metrics.mean(eval_metrics.token_accuracy(model, tok, prompts, targets))
+    _, para_prompts, para_targets = eval_metrics.paraphrase_pairs(reqs)
+    par = eval_metrics.mean(eval_metrics.token_accuracy(model, tok, para_prompts, para_targets))
+    after = eval_metrics.argmax_at_targets(model, tok, locality[1], locality[2])
+    spe = eval_metrics.mean(eval_metrics.agreement(before, after))
     return eff, par, spe
 
 

@@ -21,7 +21,7 @@ from common import MODEL, edit_metrics, hparams, load, restore  # noqa: E402
 
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
-from seqedit.evaluation import metrics as M  # noqa: E402
+from seqedit.evaluation import metrics as eval_metrics  # noqa: E402
 
 
 def main():
@@ -39,8 +39,8 @@ def main():
         raise SystemExit(f"{a.requests}: only {len(reqs)} requests after --offset {a.offset}")
     print(f"requests {a.offset + 1}-{a.offset + len(reqs)} of {a.requests}")
     model, tok, base = load(a.model_dir)
-    loc_owner, loc_p, loc_a = M.locality_pairs(reqs)
-    before = M.argmax_at_targets(model, tok, loc_p, loc_a)
+    loc_owner, loc_p, loc_a = eval_metrics.locality_pairs(reqs)
+    before = eval_metrics.argmax_at_targets(model, tok, loc_p, loc_a)
     print(f"{'method':<7}{'lambda':>9}{'eff':>7}{'par':>7}{'spe':>7}{'z_prob_last':>13}")
     for method in a.methods:
         for lam in a.lambdas:

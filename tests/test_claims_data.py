@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from seqedit.report import claims_data as C
+from seqedit.report import claims_data
 from seqedit.report.damage import damage_at, damage_table
 
 PPL = {"mqd_tf": 3.0, "mqd_mc": 9.0, "mqd_dg": 120.0}
@@ -16,54 +16,54 @@ SE = 0.002  # small: differences of a few points are significant
 
 
 def _c7(tf, mc, dg, se=SE, ppl=PPL):
-    return C.verdict_c7({"rome": (20, {"mqd_tf": (tf, se), "mqd_mc": (mc, se), "mqd_dg": (dg, se)})}, ppl)
+    return claims_data.verdict_c7({"rome": (20, {"mqd_tf": (tf, se), "mqd_mc": (mc, se), "mqd_dg": (dg, se)})}, ppl)
 
 
 def test_c7_reproduced_not_reproduced_inconclusive():
     ok = _c7(0.01, 0.03, 0.08)
-    assert ok["verdict"] == C.REPRODUCED and ok["claim"].startswith("C7")
+    assert ok["verdict"] == claims_data.REPRODUCED and ok["claim"].startswith("C7")
     assert "T/F 3.0 < MC 9.0 < DG 120.0" in ok["evidence"] and "rome at 20 edits" in ok["evidence"]
     assert "the paper's order" in ok["evidence"] and "8.00" in ok["evidence"]  # damage in points
-    assert _c7(0.08, 0.03, 0.01)["verdict"] == C.NOT_REPRODUCED  # reversed, significantly
-    assert _c7(0.01, 0.011, 0.012)["verdict"] == C.NOT_REPRODUCED  # no ordering: all within +-1 point, tight
-    assert _c7(0.01, 0.03, 0.08, se=0.05)["verdict"] == C.INCONCLUSIVE  # differences within uncertainty
-    assert _c7(0.01, 0.03, 0.08, se=math.nan)["verdict"] == C.INCONCLUSIVE  # unknown stderr
+    assert _c7(0.08, 0.03, 0.01)["verdict"] == claims_data.NOT_REPRODUCED  # reversed, significantly
+    assert _c7(0.01, 0.011, 0.012)["verdict"] == claims_data.NOT_REPRODUCED  # no ordering: all within +-1 point, tight
+    assert _c7(0.01, 0.03, 0.08, se=0.05)["verdict"] == claims_data.INCONCLUSIVE  # differences within uncertainty
+    assert _c7(0.01, 0.03, 0.08, se=math.nan)["verdict"] == claims_data.INCONCLUSIVE  # unknown stderr
 
 
 def test_c7_follows_the_measured_perplexity_order():
     swapped = {"mqd_tf": 3.0, "mqd_mc": 200.0, "mqd_dg": 120.0}  # measured: T/F < DG < MC
     res = _c7(0.01, 0.08, 0.03, ppl=swapped)
-    assert res["verdict"] == C.REPRODUCED and "not the paper's order" in res["evidence"]
+    assert res["verdict"] == claims_data.REPRODUCED and "not the paper's order" in res["evidence"]
 
 
 def test_c7_methods_disagree_and_missing_data():
-    res = C.verdict_c7({"rome": (20, {"mqd_tf": (0.01, SE), "mqd_mc": (0.03, SE), "mqd_dg": (0.08, SE)}),
+    res = claims_data.verdict_c7({"rome": (20, {"mqd_tf": (0.01, SE), "mqd_mc": (0.03, SE), "mqd_dg": (0.08, SE)}),
                         "d4s": (20, {"mqd_tf": (0.05, SE), "mqd_mc": (0.02, SE), "mqd_dg": (0.01, SE)})}, PPL)
-    assert res["verdict"] == C.INCONCLUSIVE and "methods disagree" in res["evidence"]
-    assert C.verdict_c7({"rome": (None, {})}, PPL)["verdict"] == C.INCONCLUSIVE
-    one = C.verdict_c7({"rome": (20, {"mqd_tf": (0.01, SE)})}, PPL)
-    assert one["verdict"] == C.INCONCLUSIVE and "fewer than two" in one["evidence"]
+    assert res["verdict"] == claims_data.INCONCLUSIVE and "methods disagree" in res["evidence"]
+    assert claims_data.verdict_c7({"rome": (None, {})}, PPL)["verdict"] == claims_data.INCONCLUSIVE
+    one = claims_data.verdict_c7({"rome": (20, {"mqd_tf": (0.01, SE)})}, PPL)
+    assert one["verdict"] == claims_data.INCONCLUSIVE and "fewer than two" in one["evidence"]
 
 
 def _c8(damages, se=SE):
-    return C.verdict_c8({"memit": (10, {d: (v, se) for d, v in damages.items()})})
+    return claims_data.verdict_c8({"memit": (10, {d: (v, se) for d, v in damages.items()})})
 
 
 def test_c8_reproduced_not_reproduced_inconclusive():
     res = _c8({"zsre": 0.01, "counterfact": 0.06, "mqd_dg": 0.012})
-    assert res["verdict"] == C.REPRODUCED and res["claim"].startswith("C8")
+    assert res["verdict"] == claims_data.REPRODUCED and res["claim"].startswith("C8")
     assert "2 of 3 pairs differ significantly" in res["evidence"]
-    assert _c8({"zsre": 0.010, "counterfact": 0.012})["verdict"] == C.NOT_REPRODUCED  # equal within 1 point
-    assert _c8({"zsre": 0.01, "counterfact": 0.04}, se=0.03)["verdict"] == C.INCONCLUSIVE
-    assert _c8({"zsre": 0.01})["verdict"] == C.INCONCLUSIVE
+    assert _c8({"zsre": 0.010, "counterfact": 0.012})["verdict"] == claims_data.NOT_REPRODUCED  # equal within 1 point
+    assert _c8({"zsre": 0.01, "counterfact": 0.04}, se=0.03)["verdict"] == claims_data.INCONCLUSIVE
+    assert _c8({"zsre": 0.01})["verdict"] == claims_data.INCONCLUSIVE
 
 
 def test_compare_intervals():
-    assert C.compare((0.0, 0.01), (0.1, 0.01))[0] == "greater"
-    rel, low, high = C.compare((0.1, 0.01), (0.0, 0.01))
-    assert rel == "less" and high < 0 and low == pytest.approx(-0.1 - C.Z95 * math.sqrt(2) * 0.01)
-    assert C.compare((0.0, 0.001), (0.001, 0.001))[0] == "equivalent"
-    assert C.compare((0.0, 0.05), (0.02, 0.05))[0] == "uncertain"
+    assert claims_data.compare((0.0, 0.01), (0.1, 0.01))[0] == "greater"
+    rel, low, high = claims_data.compare((0.1, 0.01), (0.0, 0.01))
+    assert rel == "less" and high < 0 and low == pytest.approx(-0.1 - claims_data.Z95 * math.sqrt(2) * 0.01)
+    assert claims_data.compare((0.0, 0.001), (0.001, 0.001))[0] == "equivalent"
+    assert claims_data.compare((0.0, 0.05), (0.02, 0.05))[0] == "uncertain"
 
 
 def _downstream_df():
@@ -103,12 +103,12 @@ def test_damage_at_compares_the_datasets_that_share_a_checkpoint():
     assert n is None and dmg == {}
     n, dmg = damage_at(table, "rome", ["zsre"])  # one dataset: its last checkpoint
     assert n == 50 and list(dmg) == ["zsre"]
-    res = C.c8_from_results(df, methods=["rome"])
+    res = claims_data.c8_from_results(df, methods=["rome"])
     assert "rome at 20 edits" in res["evidence"]
-    res = C.c7_from_results(_downstream_df(), PPL, methods=["rome"])
-    assert res["verdict"] == C.INCONCLUSIVE  # T/F vs MC: 2 points apart, interval +-2.8 points
-    res = C.c7_from_results(_downstream_df(), PPL, methods=["rome"], forms=["mqd_tf", "mqd_dg"])
-    assert res["verdict"] == C.REPRODUCED and "only 2 of the 3 forms" in res["evidence"]
+    res = claims_data.c7_from_results(_downstream_df(), PPL, methods=["rome"])
+    assert res["verdict"] == claims_data.INCONCLUSIVE  # T/F vs MC: 2 points apart, interval +-2.8 points
+    res = claims_data.c7_from_results(_downstream_df(), PPL, methods=["rome"], forms=["mqd_tf", "mqd_dg"])
+    assert res["verdict"] == claims_data.REPRODUCED and "only 2 of the 3 forms" in res["evidence"]
 
 
 def _write(path, obj):
@@ -144,4 +144,4 @@ def test_data_report_from_files(tmp_path):
     assert json.loads((tabs / "claims_data.json").read_text()) == claims
     md = (tabs / "table_target_perplexity.md").read_text()
     assert "| m | mqd_tf | T/F | 5 | 3.0 |" in md and "rebuild" in md
-    assert claims[1]["verdict"] == C.REPRODUCED  # DG's 10 points vs T/F's 1 point
+    assert claims[1]["verdict"] == claims_data.REPRODUCED  # DG's 10 points vs T/F's 1 point

@@ -10,7 +10,7 @@ import pytest
 import torch
 from tiny_tokenizers import SENTENCES, byte_level_bpe, tiny_llama
 
-from seqedit.evaluation import general_perplexity as gp
+from seqedit.evaluation import general_perplexity
 
 DOCS = [" ".join(SENTENCES[i:i + 3]) for i in range(0, 30, 3)]  # ten short documents
 
@@ -19,11 +19,11 @@ def test_uniform_model_has_perplexity_vocab_size():
     tok = byte_level_bpe()
     model = tiny_llama(len(tok))
     model.lm_head.weight.zero_()  # every next token has probability 1/V
-    blocks = gp.token_blocks(tok, DOCS, 96, 32)
-    nlls = gp.block_nlls(model, blocks, batch_size=2)
+    blocks = general_perplexity.token_blocks(tok, DOCS, 96, 32)
+    nlls = general_perplexity.block_nlls(model, blocks, batch_size=2)
     assert len(nlls) == 3
     assert all(x == pytest.approx(math.log(len(tok)), rel=1e-6) for x in nlls)
-    rec = gp.summarise(nlls, 32)
+    rec = general_perplexity.summarise(nlls, 32)
     assert rec["perplexity"] == pytest.approx(len(tok), rel=1e-5)
     assert (rec["n_tokens"], rec["n_blocks"], rec["block_length"], rec["scored_tokens"]) == (96, 3, 32, 93)
 
@@ -31,8 +31,8 @@ def test_uniform_model_has_perplexity_vocab_size():
 def test_random_model_matches_a_hand_computed_nll():
     tok = byte_level_bpe()
     model = tiny_llama(len(tok), seed=3)
-    blocks = gp.token_blocks(tok, DOCS, 64, 16)
-    got = gp.block_nlls(model, blocks, batch_size=3)  # a batch size that does not divide the 4 blocks
+    blocks = general_perplexity.token_blocks(tok, DOCS, 64, 16)
+    got = general_perplexity.block_nlls(model, blocks, batch_size=3)  # a batch size that does not divide the 4 blocks
     for block, nll in zip(blocks, got):
         ids = torch.tensor([block])
         with torch.no_grad():
@@ -40,28 +40,29 @@ def test_random_model_matches_a_hand_computed_nll():
         by_hand = -sum(logp[i - 1, block[i]].item() for i in range(1, len(block))) / (len(block) - 1)
         assert nll == pytest.approx(by_hand, abs=1e-5)
     assert len(set(round(x, 6) for x in got)) == 4  # the blocks differ, so do their NLLs
-    assert gp.summarise(got, 16)["mean_nll"] == pytest.approx(sum(got) / 4, abs=1e-12)
+    assert general_perplexity.summarise(got, 16)["mean_nll"] == pytest.approx(sum(got) / 4, abs=1e-12)
 
 
 def test_blocks_are_the_disjoint_fixed_prefix_of_the_text():
     tok = byte_level_bpe()
     joint = tok("\n\n".join(DOCS), add_special_tokens=False)["input_ids"]
-    blocks = gp.token_blocks(tok, DOCS, 120, 40)
+    blocks = general_perplexity.token_blocks(tok, DOCS, 120, 40)
     assert [len(b) for b in blocks] == [40, 40, 40]
     assert [t for b in blocks for t in b] == joint[:120]  # consecutive, non-overlapping, nothing skipped
-    assert gp.token_blocks(tok, iter(DOCS), 120, 40) == blocks  # deterministic
-    assert gp.token_blocks(tok, DOCS + ["More text after the cut."] * 5, 120, 40) == blocks  # a prefix
-    assert gp.tokens_digest(blocks) == gp.tokens_digest(gp.token_blocks(tok, DOCS, 120, 40))
-    assert gp.tokens_digest(blocks) != gp.tokens_digest(gp.token_blocks(tok, DOCS[1:], 120, 40))
+    assert general_perplexity.token_blocks(tok, iter(DOCS), 120, 40) == blocks  # deterministic
+    assert general_perplexity.token_blocks(tok, DOCS + ["More text after the cut."] * 5, 120, 40) == blocks  # a prefix
+    digest = general_perplexity.tokens_digest
+    assert digest(blocks) == digest(general_perplexity.token_blocks(tok, DOCS, 120, 40))
+    assert digest(blocks) != digest(general_perplexity.token_blocks(tok, DOCS[1:], 120, 40))
     with pytest.raises(ValueError, match="fewer than n_tokens"):
-        gp.token_blocks(tok, DOCS[:1], 4000, 40)
+        general_perplexity.token_blocks(tok, DOCS[:1], 4000, 40)
 
 
 @pytest.mark.parametrize("n_tokens, block_length", [(100, 40), (20, 40), (40, 1)])
 def test_sizes_must_make_whole_blocks(n_tokens, block_length):
     with pytest.raises(ValueError, match="general perplexity"):
-        gp.check_sizes(n_tokens, block_length)
-    assert gp.check_sizes(16384, 512) == 32
+        general_perplexity.check_sizes(n_tokens, block_length)
+    assert general_perplexity.check_sizes(16384, 512) == 32
 
 
 def test_cli_records_base_and_checkpoint(tmp_path, data_mirror):
@@ -83,8 +84,8 @@ def test_cli_records_base_and_checkpoint(tmp_path, data_mirror):
     common = ["--model-dir", str(model_dir), "--corpus", "wikitext2-train-excerpt", "--n-tokens", "256",
               "--block-length", "64", "--mirror", str(data_mirror), "--device", "cpu"]
     base_out, edited_out = tmp_path / "base.json", tmp_path / "zsre" / "rome" / "step_4.json"
-    gp.cli("general-perplexity", [*common, "--model-name", "tiny", "--out", str(base_out)])
-    gp.cli("general-perplexity", [*common, "--checkpoint", str(ckpt), "--out", str(edited_out)])
+    general_perplexity.cli("general-perplexity", [*common, "--model-name", "tiny", "--out", str(base_out)])
+    general_perplexity.cli("general-perplexity", [*common, "--checkpoint", str(ckpt), "--out", str(edited_out)])
     base, edited = json.loads(base_out.read_text()), json.loads(edited_out.read_text())
 
     text = data_mirror / "wikitext" / "wikitext2_raw_train_excerpt_hypertensor.txt"

@@ -383,20 +383,20 @@ def test_absent_blocks_give_no_data(report, tmp_path):
 
 
 def test_loaders_tolerate_missing_fields(tmp_path):
-    from seqedit.report import tables as T
+    from seqedit.report import tables
 
     p = tmp_path / "metrics" / "m" / "zsre" / "ft_m" / "step_5.json"
     p.parent.mkdir(parents=True)
     p.write_text(json.dumps({"n_edits": 5, "efficacy": 0.5, "counterfact": None, "mquake": "x", "protocols": 3}))
-    df = T.load_metrics([p])
+    df = tables.load_metrics([p])
     assert df.loc[0, "method"] == "ft_m" and df.loc[0, "protocol"] == "unspecified"
     assert math.isnan(df.loc[0, "cf_score"]) and math.isnan(df.loc[0, "mq_multi_hop_accuracy"])
-    assert T.method_display("ft_m") == "FT-M"
+    assert tables.method_display("ft_m") == "FT-M"
     n = tmp_path / "norms" / "m" / "zsre" / "grace.csv"
     n.parent.mkdir(parents=True)
     n.write_text(",".join(NORM_HEADER) + "\n")
-    assert T.load_norms([n]).empty and T.per_edit(T.load_norms([n])).empty
-    assert T.table2(T.load_metrics([])).empty and T.table3(T.load_metrics([])).empty
+    assert tables.load_norms([n]).empty and tables.per_edit(tables.load_norms([n])).empty
+    assert tables.table2(tables.load_metrics([])).empty and tables.table3(tables.load_metrics([])).empty
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -404,19 +404,19 @@ def test_loaders_tolerate_missing_fields(tmp_path):
 
 
 def test_bottleneck_success_rule(report):
-    from seqedit.report import figures as F
-    from seqedit.report import tables as T
+    from seqedit.report import figures
+    from seqedit.report import tables
 
-    norms = T.load_norms(report["inputs"]["norms"])
-    edits = T.per_edit(norms)
+    norms = tables.load_norms(report["inputs"]["norms"])
+    edits = tables.per_edit(norms)
     rome = edits[(edits["dataset"] == "zsre") & (edits["method"] == "rome")].sort_values("edit")
-    succ, rule = F.success_series(rome)
+    succ, rule = figures.success_series(rome)
     assert rule == "immediate Efficacy = 100%"
     assert succ.tolist() == [1.0] * 5 + [0.0] * 5  # z_prob_last is 0.9 throughout: not what decides here
     d4s = edits[(edits["dataset"] == "zsre") & (edits["method"] == "d4s")]
-    succ, rule = F.success_series(d4s)
+    succ, rule = figures.success_series(d4s)
     assert rule == "reached p(target) > 0.5" and (succ == 1.0).all()
-    fig = F.fig5_bottleneck(norms, methods=["rome", "memit", "d4s"], model=MODEL)
+    fig = figures.fig5_bottleneck(norms, methods=["rome", "memit", "d4s"], model=MODEL)
     labels = [t.get_text() for t in fig.legends[0].texts]
     assert any("immediate Efficacy" in lab for lab in labels)
     assert any("reached p(target) > 0.5" in lab for lab in labels)
@@ -430,12 +430,12 @@ def test_bottleneck_success_rule(report):
 def test_grace_is_flat_by_design(report):
     import matplotlib.pyplot as plt
 
-    from seqedit.report import figures as F
-    from seqedit.report import tables as T
+    from seqedit.report import figures
+    from seqedit.report import tables
 
-    norms = T.load_norms(report["inputs"]["norms"])
-    ds = T.load_downstream(report["inputs"]["downstream"])
-    fig = F.fig6_norms_methods(norms, ds, model=MODEL)
+    norms = tables.load_norms(report["inputs"]["norms"])
+    ds = tables.load_downstream(report["inputs"]["downstream"])
+    fig = figures.fig6_norms_methods(norms, ds, model=MODEL)
     labels = [t.get_text().replace("\n", " ") for t in fig.legends[0].texts]
     assert any("GRACE" in lab and "flat by design" in lab for lab in labels)
     # no GRACE line in the norm panels (a/b); GRACE's downstream line in (c)
@@ -444,7 +444,7 @@ def test_grace_is_flat_by_design(report):
     bottom = [ax for ax in fig.axes if ax.get_title() == "(c) downstream average - zsre"]
     assert "GRACE" in [ln.get_label() for ln in bottom[0].get_lines()]
     plt.close(fig)
-    fig = F.fig5_norms_per_layer(norms, model=MODEL)
+    fig = figures.fig5_norms_per_layer(norms, model=MODEL)
     texts = [t.get_text().replace("\n", " ") for ax in fig.axes for t in ax.texts]
     assert any("flat by design" in t for t in texts)
     plt.close(fig)

@@ -40,6 +40,7 @@ from typing import Any
 
 from ..atomic import atomic_path
 from . import registry
+from .record_fields import RecordError, RecordFields
 from .usable import unusable
 
 BASE_FIELDS = (
@@ -55,14 +56,6 @@ BASE_FIELDS = (
 )
 MQUAKE_FIELDS = ("requested_rewrites", "questions", "new_answer", "new_answer_aliases", "answer", "answer_aliases",
                  "single_hops")
-
-
-class RecordError(ValueError):
-    """A malformed raw record; the message names the file, the record index and the field."""
-
-    def __init__(self, path: str | os.PathLike, index: int, field: str, problem: str):
-        self.path, self.index, self.field, self.problem = str(path), index, field, problem
-        super().__init__(f"{path}: record {index}: field {field!r}: {problem}")
 
 
 def load_records(path: str | os.PathLike) -> list:
@@ -109,67 +102,6 @@ def detect_format(rec: Any) -> str | None:
     return None
 
 
-class _Rec:
-    """Typed field access that reports file, record index and field path on failure."""
-
-    def __init__(self, path, index: int):
-        self.path, self.index = path, index
-
-    def err(self, field: str, problem: str) -> RecordError:
-        return RecordError(self.path, self.index, field, problem)
-
-    def get(self, obj: Any, key: str, typ, field: str | None = None, optional: bool = False):
-        field = field or key
-        if not isinstance(obj, dict) or key not in obj:
-            if optional:
-                return None
-            raise self.err(field, "missing")
-        val = obj[key]
-        if optional and val is None:
-            return None
-        if not isinstance(val, typ) or isinstance(val, bool):
-            raise self.err(field, f"expected {_tname(typ)}, got {type(val).__name__}")
-        return val
-
-    def str_(self, obj, key, field=None, optional=False) -> str | None:
-        return self.get(obj, key, str, field, optional)
-
-    def str_list(self, obj, key, field=None, optional=False) -> list[str]:
-        field = field or key
-        val = self.get(obj, key, list, field, optional)
-        if val is None:
-            return []
-        for i, item in enumerate(val):
-            if not isinstance(item, str):
-                raise self.err(f"{field}[{i}]", f"expected str, got {type(item).__name__}")
-        return list(val)
-
-    def target(self, obj, key, field=None) -> str:
-        """A ROME-style target: ``{"str": ...}`` (or a bare string)."""
-        field = field or key
-        val = self.get(obj, key, (dict, str), field)
-        if isinstance(val, dict):
-            return self.str_(val, "str", f"{field}.str")
-        return val
-
-    def fill(self, template: str, subject: str, field: str) -> str:
-        if "{}" not in template:
-            raise self.err(field, f"prompt template {template!r} has no '{{}}' placeholder for the subject")
-        return template.replace("{}", subject)
-
-    def check_subject(self, subject: str, prompt: str, field: str = "subject") -> None:
-        if not subject.strip():
-            raise self.err(field, "empty subject")
-        if subject not in prompt:
-            raise self.err(field, f"subject {subject!r} does not occur in prompt {prompt!r}")
-
-
-def _tname(typ) -> str:
-    if isinstance(typ, tuple):
-        return " or ".join(t.__name__ for t in typ)
-    return typ.__name__
-
-
 def _base(rid: str, dataset: str, subject: str, prompt: str, target_new: str, target_true: str | None) -> dict:
     return {
         "id": rid,
@@ -189,7 +121,7 @@ def _record_id(rec: dict, index: int) -> str:
     return str(cid) if cid is not None else str(index)
 
 
-def _counterfact_rome(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+def _counterfact_rome(r: RecordFields, rec: dict, dataset: str, index: int) -> dict:
     rw = r.get(rec, "requested_rewrite", dict)
     subject = r.str_(rw, "subject", "requested_rewrite.subject")
     prompt = r.fill(r.str_(rw, "prompt", "requested_rewrite.prompt"), subject, "requested_rewrite.prompt")
@@ -205,7 +137,7 @@ def _counterfact_rome(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
     return out
 
 
-def _counterfact_easyedit(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+def _counterfact_easyedit(r: RecordFields, rec: dict, dataset: str, index: int) -> dict:
     subject = r.str_(rec, "subject")
     prompt = r.str_(rec, "prompt")
     r.check_subject(subject, prompt)
@@ -218,7 +150,7 @@ def _counterfact_easyedit(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
     return out
 
 
-def _zsre(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+def _zsre(r: RecordFields, rec: dict, dataset: str, index: int) -> dict:
     subject = r.str_(rec, "subject")
     prompt = r.str_(rec, "src")
     r.check_subject(subject, prompt)
@@ -232,7 +164,7 @@ def _zsre(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
     return out
 
 
-def _mquake(r: _Rec, rec: dict, dataset: str, index: int) -> dict:
+def _mquake(r: RecordFields, rec: dict, dataset: str, index: int) -> dict:
     rws = r.get(rec, "requested_rewrite", list)
     if not rws:
         raise r.err("requested_rewrite", "empty list")
@@ -292,7 +224,7 @@ _NORMALISERS = {
 
 def normalize_record(rec: Any, dataset: str, index: int, path: str | os.PathLike = "<records>") -> dict:
     spec = registry.get_dataset_spec(dataset)
-    r = _Rec(path, index)
+    r = RecordFields(path, index)
     fmt = detect_format(rec)
     if fmt is None:
         keys = sorted(rec) if isinstance(rec, dict) else type(rec).__name__

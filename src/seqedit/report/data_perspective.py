@@ -26,40 +26,42 @@ def make_data_report(model: str, downstream: list[str], perplexity: list[str], f
                      c8_methods=("kn", "rome", "memit"), general_perplexity: list[str] | None = None,
                      edit_meta: list[str] | None = None) -> list[dict]:
     from ..atomic import write_json
-    from . import provenance as P
+    from . import provenance
     from .claims_data import c7_from_results, c8_from_results
     from .fig3 import fig3_mqd, save_fig3
     from .perplexity import load_perplexity, mean_perplexities, write_perplexity_table
     from .load import load_downstream
 
-    prov = P.collect(config)
+    prov = provenance.collect(config)
     ds = load_downstream(downstream)
     if not ds.empty:
         ds = ds[ds["model"] == model] if model in set(ds["model"]) else ds
     ppl_df = load_perplexity(perplexity)
     ppl = mean_perplexities(ppl_df)
-    gp = None
+    held_out_ppl = None
     if general_perplexity:
         from .general_ppl import load_general_perplexity
 
-        gp = load_general_perplexity(general_perplexity)
-        gp = gp[gp["model"] == model] if model in set(gp["model"]) else gp
-    save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=P.footer(prov), model=model,
-                       general_perplexity=gp), figures_dir)
+        held_out_ppl = load_general_perplexity(general_perplexity)
+        if model in set(held_out_ppl["model"]):
+            held_out_ppl = held_out_ppl[held_out_ppl["model"] == model]
+    save_fig3(fig3_mqd(ds, ppl, methods=list(c7_methods), footer=provenance.footer(prov), model=model,
+                       general_perplexity=held_out_ppl), figures_dir)
     write_perplexity_table(ppl_df, tables_dir, prov)
     from .fig2_perplexity import fig2_perplexity, save_fig2_perplexity
     from .same_edits import load_edit_hashes
 
     same = load_edit_hashes(edit_meta or [])
-    save_fig2_perplexity(fig2_perplexity(gp, list(c8_methods), footer=P.footer(prov), model=model, same_edits=same),
-                         figures_dir)
+    fig2 = fig2_perplexity(held_out_ppl, list(c8_methods), footer=provenance.footer(prov), model=model,
+                           same_edits=same)
+    save_fig2_perplexity(fig2, figures_dir)
     claims = [c7_from_results(ds, ppl, methods=list(c7_methods)),
               c8_from_results(ds, methods=list(c8_methods), same_edits=same)]
-    if gp is not None:
+    if held_out_ppl is not None:
         from .claims_data import c7_from_perplexity, c8_from_perplexity
 
-        claims += [c7_from_perplexity(gp, ppl, methods=list(c7_methods)),
-                   c8_from_perplexity(gp, methods=list(c8_methods), same_edits=same)]
+        claims += [c7_from_perplexity(held_out_ppl, ppl, methods=list(c7_methods)),
+                   c8_from_perplexity(held_out_ppl, methods=list(c8_methods), same_edits=same)]
     write_json(f"{tables_dir}/claims_data.json", claims)
     return claims
 

@@ -74,10 +74,10 @@ def perplexity_markdown(df: pd.DataFrame, footer: str = "") -> str:
 def write_perplexity_table(df: pd.DataFrame, out_dir: str | Path, prov: dict | None = None,
                            name: str = TABLE_NAME) -> list[Path]:
     """``{name}.md``, ``{name}.csv`` and ``{name}.provenance.json`` in ``out_dir``, each written atomically."""
-    from . import provenance as P
+    from . import provenance
 
     out_dir = Path(out_dir)
-    footer = f"<sub>Provenance: {P.footer(prov)}</sub>" if prov else ""
+    footer = f"<sub>Provenance: {provenance.footer(prov)}</sub>" if prov else ""
     paths = [out_dir / f"{name}.{ext}" for ext in ("md", "csv", "provenance.json")]
     write_text(paths[0], perplexity_markdown(df, footer))
     write_text(paths[1], df.to_csv(index=False, float_format="%.4f"))
