@@ -106,5 +106,9 @@ def test_bench_solve_prints_both_methods_with_small_drift():
     assert "d4s, per layer" in res.stdout and "alphaedit, per layer" in res.stdout
     rows = [line for line in res.stdout.splitlines() if line.startswith("| 48 |")]
     assert len(rows) == 2
-    drifts = [float(re.split(r"\s*\|\s*", row)[6]) for row in rows]
+    cells = [re.split(r"\s*\|\s*", row) for row in rows]
+    drifts = [float(c[8]) for c in cells]
     assert all(d < 1e-8 for d in drifts), rows
+    for c in cells:  # the flatness columns: medians over the first and the last window of rank-one updates
+        early, late = float(c[6]), float(c[7])
+        assert 0 <= early < 1 and 0 <= late < 1, c
