@@ -6,8 +6,9 @@ For each input size d_in (SmolLM2 1536, Llama-2-7B 11008, GPT-J-6B 16384) and d_
 ``A (B + lambda C0)^-1`` (float64 linear solve, the authors' code) and of one Sherman-Morrison update
 (:class:`seqedit.methods.rank_one.IncrementalSolve`), and after --edits rank-one updates (with no re-solve) the
 relative difference from the exact solve; the median update over the first and the last 100 edits shows whether
-the per-edit cost stays flat along the chain (issue 10: edit 1 to edit 2000). C0 is a random well-conditioned second moment (timing depends on the
-shape only; the drift on the conditioning, so the real statistics are used by bench_edit.py's D4S run instead).
+the per-edit cost stays flat along the chain (issue 10: edit 1 to edit 2000). C0 is a random well-conditioned second
+moment (timing depends on the shape only; the drift on the conditioning, so the real statistics are used by
+bench_edit.py's D4S run instead).
 AlphaEdit: the reference's ``solve(P (k k^T + C) + L2 I, P k r^T)`` against
 :class:`seqedit.methods.null_space_solve.NullSpaceSolve` (``delta`` + ``add_key``), P projecting onto a random
 three-quarters of the space (SmolLM2's wikitext2 threshold leaves ~1000-1250 of 1536), L2 = 10.
@@ -23,6 +24,20 @@ from seqedit.methods.null_space_solve import NullSpaceSolve
 from seqedit.methods.rank_one import IncrementalSolve
 
 D_OUT = {1536: 576, 11008: 4096, 16384: 4096}
+WINDOW = 100  # edits per window of the flatness columns (the first and the last WINDOW rank-one updates)
+
+
+def median(values: list[float]) -> float:
+    """The upper median (the figure this script has always printed); NaN for no values."""
+    return sorted(values)[len(values) // 2] if values else float("nan")
+
+
+def timings(d_in: int, d_out: int, exact_s: float, first_s: float, steps: list[float], rel: float,
+            edits: int) -> dict:
+    """One table row: the exact solve, the first edit, the rank-one updates' median overall and over the first
+    and the last ``WINDOW`` edits, and the drift from the exact solve."""
+    return {"d_in": d_in, "d_out": d_out, "exact_s": exact_s, "first_s": first_s, "rank_one_s": median(steps),
+            "early_s": median(steps[:WINDOW]), "late_s": median(steps[-WINDOW:]), "rel": rel, "edits": edits}
 
 
 def bench(d_in: int, d_out: int, edits: int, lam: float = 15000.0) -> dict:
@@ -48,16 +63,7 @@ def bench(d_in: int, d_out: int, edits: int, lam: float = 15000.0) -> dict:
         steps.append(time.perf_counter() - t0)
     exact = torch.linalg.solve(b + lam * cov, a, left=False)
     rel = ((got - exact).norm() / exact.norm()).item()
-    return {"d_in": d_in, "d_out": d_out, "exact_s": exact_s, "first_s": first,
-            "rank_one_s": median(steps), "early_s": median(steps[:WINDOW]), "late_s": median(steps[-WINDOW:]),
-            "rel": rel, "edits": edits}
-
-
-WINDOW = 100  # edits per window of the flatness columns (the first and the last WINDOW rank-one updates)
-
-
-def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2] if values else float("nan")
+    return timings(d_in, d_out, exact_s, first, steps, rel, edits)
 
 
 def bench_alphaedit(d_in: int, d_out: int, edits: int, l2: float = 10.0) -> dict:
@@ -90,9 +96,7 @@ def bench_alphaedit(d_in: int, d_out: int, edits: int, l2: float = 10.0) -> dict
                                p @ kc @ r.unsqueeze(0))
     exact_s = time.perf_counter() - t0
     rel = ((got - exact).norm() / exact.norm()).item()
-    return {"d_in": d_in, "d_out": d_out, "exact_s": exact_s, "first_s": first,
-            "rank_one_s": median(steps), "early_s": median(steps[:WINDOW]), "late_s": median(steps[-WINDOW:]),
-            "rel": rel, "edits": edits}
+    return timings(d_in, d_out, exact_s, first, steps, rel, edits)
 
 
 def main():
@@ -113,7 +117,8 @@ def main():
         for d in a.dims:
             r = run(d, D_OUT.get(d, d // 4), a.edits)
             print(f"| {r['d_in']} | {r['d_out']} | {r['exact_s']:.3f} | {r['first_s']:.3f} | "
-                  f"{r['rank_one_s']:.5f} | {r['early_s']:.5f} | {r['late_s']:.5f} | {r['rel']:.1e} | {r['edits']} |", flush=True)
+                  f"{r['rank_one_s']:.5f} | {r['early_s']:.5f} | {r['late_s']:.5f} | {r['rel']:.1e} | "
+                  f"{r['edits']} |", flush=True)
 
 
 if __name__ == "__main__":
