@@ -6,6 +6,7 @@ read at the **last prompt token** (every target token scored at that one positio
 after each step the change ``W - W_before`` is clamped into the L-infinity ball of radius ``norm_constraint``
 (``null``/``false``: unconstrained). A step is skipped and the loop stops once the loss falls below 1e-2 (as the
 references). :class:`FT` also carries the machinery FT-M (``ft_m.py``) uses; FT-M only changes the objective.
+The blocks below the lowest trained layer run once per edit, not once per step (:mod:`.fixed_lower`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 
 from ..nethooks import get_parameter
 from .base import EditMethod, register
+from .fixed_lower import FixedLower
 from .value_opt import target_token_ids
 
 FT_REQUIRED = ("layers", "num_steps", "lr", "weight_decay", "norm_constraint")
@@ -23,6 +25,7 @@ STOP_LOSS = 1e-2
 class FT(EditMethod):
     name = "ft"
     required = FT_REQUIRED
+    fixed_lower = True  # run the blocks below the trained layer once per edit (False: the whole model each step)
 
     # -- objective -------------------------------------------------------------------------------------------
     def batch(self, request: dict):
@@ -33,9 +36,8 @@ class FT(EditMethod):
         pos = torch.full((len(tgt),), len(prompt_ids) - 1, device=self.device)  # last prompt token, every target
         return ids, pos, torch.tensor(tgt, device=self.device)
 
-    def nll(self, ids, pos, tgt) -> torch.Tensor:
-        logits = self.model(input_ids=ids).logits[0]
-        logp = torch.log_softmax(logits[pos].float(), dim=-1)
+    def nll(self, lower: FixedLower, pos, tgt) -> torch.Tensor:
+        logp = torch.log_softmax(lower.logits_at(pos).float(), dim=-1)
         return -logp.gather(1, tgt.unsqueeze(1)).mean()
 
     # -- editing ---------------------------------------------------------------------------------------------
@@ -47,6 +49,8 @@ class FT(EditMethod):
         bound = self.hp["norm_constraint"]
         bound = float(bound) if bound not in (None, False) else None
         ids, pos, tgt = self.batch(request)
+        lower = FixedLower(self.model, self.arch, min(int(layer) for layer in self.hp["layers"]), ids,
+                           enabled=self.fixed_lower)
         probs: list[float] = []
         steps = 0
         try:
@@ -55,7 +59,7 @@ class FT(EditMethod):
             opt = torch.optim.Adam(weights, lr=float(self.hp["lr"]), weight_decay=float(self.hp["weight_decay"]))
             for _ in range(int(self.hp["num_steps"])):
                 opt.zero_grad()
-                loss = self.nll(ids, pos, tgt)
+                loss = self.nll(lower, pos, tgt)
                 probs.append(float(torch.exp(-loss.detach())))
                 steps += 1
                 if loss.item() < STOP_LOSS:
@@ -67,7 +71,7 @@ class FT(EditMethod):
                         for w, w0 in zip(weights, before):
                             w.copy_(torch.clamp(w, min=w0 - bound, max=w0 + bound))
             with torch.no_grad():
-                final = float(torch.exp(-self.nll(ids, pos, tgt)))
+                final = float(torch.exp(-self.nll(lower, pos, tgt)))
         finally:
             for n, p in self.model.named_parameters():
                 p.requires_grad_(flags[n])

@@ -14,14 +14,17 @@ looked up, and a position whose input lies within the radius of its nearest key 
 by that key's value. For a bare prompt the last position is the edited one; under teacher forcing on
 ``prompt + target`` (how the evaluation scores targets) the prompt's last token is still found. Positions outside
 every radius are untouched, so the unedited behaviour is reproduced exactly. The base weights never change;
-the codebook is the method's checkpoint state.
+the codebook is the method's checkpoint state. The blocks below ``layer`` run once per edit, not once per training
+step (:mod:`.fixed_lower`; the codebook only acts from ``layer`` up).
 """
 from __future__ import annotations
 
 import torch
 
+from ..nethooks import capture, run
 from ..tokens import prompt_target_ids
 from .base import EditMethod, register
+from .fixed_lower import FixedLower
 
 GRACE_REQUIRED = ("layer", "edit_lr", "n_iter", "eps", "val_init", "replacement", "eps_expand")
 
@@ -106,6 +109,7 @@ class GRACE(EditMethod):
     name = "grace"
     edits_weights = False
     required = GRACE_REQUIRED
+    fixed_lower = True  # run the blocks below the adaptor once per edit (False: the whole model each step)
 
     def __init__(self, model, tok, arch, hparams, stats, context_templates):
         super().__init__(model, tok, arch, hparams, stats, context_templates)
@@ -181,17 +185,19 @@ class GRACE(EditMethod):
         tgt_t = torch.tensor(tgt, device=self.device)
 
         a.capture = {}
-        try:
-            with torch.no_grad():
-                self.model(input_ids=ids)
+        layer_name = self.arch.layer.format(int(self.hp["layer"]))
+        try:  # the adaptor's input and output at the prompt's last token (the forward stops after its block)
+            with torch.no_grad(), capture(self.model, stop_after=layer_name):
+                run(self.model, input_ids=ids)
             query, out = a.capture["x"][0, n - 1], a.capture["out"][0, n - 1]
         finally:
             a.capture = None
         k = self._update_codebook(query, out, tgt)
+        lower = FixedLower(self.model, self.arch, int(self.hp["layer"]), ids, enabled=self.fixed_lower)
 
         def nll():
-            logits = self.model(input_ids=ids).logits[0]
-            return -torch.log_softmax(logits[pos].float(), -1).gather(1, tgt_t.unsqueeze(1)).mean()
+            logits = lower.logits_at(pos)
+            return -torch.log_softmax(logits.float(), -1).gather(1, tgt_t.unsqueeze(1)).mean()
 
         flags = {nm: p.requires_grad for nm, p in self.model.named_parameters()}
         v = a.values[k].clone().requires_grad_(True)
