@@ -28,7 +28,7 @@ def setup(request, tmp_path_factory):
     return tiny_model(spec.arch, len(tok)), tok, spec.architecture
 
 
-def block_calls(model, arch, layer: int) -> list:
+def block_calls(model, arch, layer: int) -> tuple[list, object]:
     calls = []
     handle = dict(model.named_modules())[arch.layer.format(layer)].register_forward_hook(
         lambda *args: calls.append(1))

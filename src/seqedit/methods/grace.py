@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import torch
 
-from ..nethooks import capture, run
 from ..tokens import prompt_target_ids
 from .base import EditMethod, register
 from .fixed_lower import FixedLower
@@ -184,16 +183,15 @@ class GRACE(EditMethod):
         pos = torch.arange(n - 1, len(seq) - 1, device=self.device)
         tgt_t = torch.tensor(tgt, device=self.device)
 
+        lower = FixedLower(self.model, self.arch, int(self.hp["layer"]), ids, enabled=self.fixed_lower)
         a.capture = {}
-        layer_name = self.arch.layer.format(int(self.hp["layer"]))
-        try:  # the adaptor's input and output at the prompt's last token (the forward stops after its block)
-            with torch.no_grad(), capture(self.model, stop_after=layer_name):
-                run(self.model, input_ids=ids)
+        try:  # the adaptor's input and output at the prompt's last token (one forward from the adaptor's block up)
+            with torch.no_grad():
+                lower.logits_at(pos[:1])
             query, out = a.capture["x"][0, n - 1], a.capture["out"][0, n - 1]
         finally:
             a.capture = None
         k = self._update_codebook(query, out, tgt)
-        lower = FixedLower(self.model, self.arch, int(self.hp["layer"]), ids, enabled=self.fixed_lower)
 
         def nll():
             logits = lower.logits_at(pos)
