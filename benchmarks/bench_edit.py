@@ -44,7 +44,7 @@ def run_one(a) -> dict:
     requests = read_requests(a.requests)
     model, tok, _ = load(a.model_dir)
     n = a.d4s_n if a.only == "d4s" else a.n
-    ed = SequentialEditor(model, tok, MODEL, a.only, hparams(a.only, a.hparams_set), a.stats_dir)
+    ed = SequentialEditor(model, tok, MODEL, a.only, hparams(a.only, a.hparams_set, **overrides(a.hp)), a.stats_dir)
     solve_seconds = []
     if a.only == "d4s":
         from seqedit.methods.rank_one import IncrementalSolve
@@ -75,6 +75,19 @@ def run_one(a) -> dict:
             "ckpt_mb": ckpt_bytes / 2**20, "edited_mb": edited / 2**20, "state_mb": state / 2**20,
             "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
             "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None}
+
+
+def overrides(items: list[str]) -> dict:
+    """``--hp KEY=VALUE`` pairs (values parsed as YAML) that replace a method's hyperparameters in every run."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--hp expects KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
 
 
 def stats_bench(a) -> list[str]:
@@ -116,6 +129,8 @@ def main():
     p.add_argument("--stats-tokens", type=int, default=300_000)
     p.add_argument("--hparams-set", default="tuned")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                   help="replace a hyperparameter (or compute setting, e.g. value_block=10) in every method's run")
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.only:
@@ -130,7 +145,8 @@ def main():
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"... {method} done", file=sys.stderr, flush=True)
-    print(f"threads={a.threads} hparams={a.hparams_set} cpu={cpu_model()} torch={torch.__version__}")
+    print(f"threads={a.threads} hparams={a.hparams_set} overrides={overrides(a.hp) or 'none'} cpu={cpu_model()} "
+          f"torch={torch.__version__}")
     print("| method | amortised s/edit | median s/edit | edit 1 s | last edit s | edits | mean z steps | "
           "peak RSS MB | checkpoint MB | edited tensors MB | method state MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

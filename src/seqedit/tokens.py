@@ -47,27 +47,71 @@ def generate_context_templates(model, tok, length_params, seed: int = 0) -> list
     For each ``(length, n_gen)`` pair, ``n_gen // 5`` samples per starter word ("The", "Therefore", "Because",
     "I", "You") of at most ``length`` tokens, top-k 5 sampling as the reference ``generate_fast``. Seeded, so
     the templates are reproducible; the workflow stores them in the checkpoint and reuses them when resuming.
+
+    The samples are defined one after another: sample by sample, token by token, one ``torch.multinomial`` draw
+    per token from one generator seeded with ``seed``. They are computed in lockstep: the samples whose starters
+    have the same token count run as one batch with a key/value cache, each with its own generator moved to the
+    draw where its turn begins (a top-5 draw always consumes the same amount of generator state). So the draws are
+    those of the one-at-a-time loop; the logits differ from it by float round-off of the batched products only
+    (tests/test_context_templates.py compares both on a model).
     """
     starters = ["The", "Therefore", "Because", "I", "You"]
-    gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
-    groups: list[list[str]] = [["{}"]]
-    for length, n_gen in length_params:
-        group = []
+    samples = []  # (group, starter ids, new tokens, index of its first draw), in the one-at-a-time order
+    draws = 0
+    for g, (length, n_gen) in enumerate(length_params):
         for starter in starters:
+            ids = tok(starter, add_special_tokens=False)["input_ids"]
             for _ in range(max(1, n_gen // 5)):
-                ids = tok(starter, return_tensors="pt", add_special_tokens=False)["input_ids"].to(device)
-                with torch.no_grad():
-                    for _step in range(max(0, length - ids.shape[1])):
-                        logits = model(input_ids=ids).logits[0, -1].float()
-                        top = torch.topk(logits, 5)
-                        probs = torch.softmax(top.values, dim=-1).cpu()
-                        choice = top.indices[torch.multinomial(probs, 1, generator=gen)].to(device)
-                        ids = torch.cat([ids, choice.view(1, 1)], dim=1)
-                text = tok.decode(ids[0], skip_special_tokens=True)
-                group.append(text.replace("{", " ").replace("}", " ") + ". {}")
-        groups.append(group)
+                steps = max(0, length - len(ids))
+                samples.append((g, list(ids), steps, draws))
+                draws += steps
+    texts: list[str | None] = [None] * len(samples)
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, (_, ids, steps, _) in enumerate(samples):
+        by_shape.setdefault((len(ids), steps), []).append(i)
+    for (_, steps), members in by_shape.items():
+        gens = [_generator_at(seed, samples[i][3]) for i in members]
+        out = _sample_lockstep(model, torch.tensor([samples[i][1] for i in members], device=device), steps, gens)
+        for i, row in zip(members, out):
+            texts[i] = tok.decode(row, skip_special_tokens=True)
+    groups: list[list[str]] = [["{}"]] + [[] for _ in length_params]
+    for (g, _, _, _), text in zip(samples, texts):
+        groups[g + 1].append(text.replace("{", " ").replace("}", " ") + ". {}")
     return groups
+
+
+_TOP_K = 5
+
+
+def _generator_at(seed: int, n_draws: int) -> torch.Generator:
+    """A generator seeded with ``seed`` after ``n_draws`` top-k draws (what the one-at-a-time loop had drawn)."""
+    gen = torch.Generator().manual_seed(seed)
+    uniform = torch.full((_TOP_K,), 1.0 / _TOP_K)
+    for _ in range(n_draws):
+        torch.multinomial(uniform, 1, generator=gen)
+    return gen
+
+
+def _sample_lockstep(model, ids: torch.Tensor, steps: int, gens: list[torch.Generator]) -> list[list[int]]:
+    """``steps`` top-k samples appended to every row of ``ids`` (rows of equal length, no padding), row ``i``
+    drawing from ``gens[i]``; one forward per token with a key/value cache."""
+    from .kv_cache import cache_kwarg, returned_cache
+
+    cache, step_ids = None, ids
+    with torch.no_grad():
+        for _ in range(steps):
+            kwargs = {"use_cache": True, **(cache_kwarg(model, cache) if cache is not None else {})}
+            out = model(input_ids=step_ids, **kwargs)
+            cache = returned_cache(out)
+            logits = out.logits[:, -1].float()
+            top = torch.topk(logits, _TOP_K, dim=-1)
+            probs = torch.softmax(top.values, dim=-1).cpu()
+            picks = [int(torch.multinomial(probs[i], 1, generator=gen)) for i, gen in enumerate(gens)]
+            choice = top.indices[torch.arange(len(gens), device=ids.device), torch.tensor(picks, device=ids.device)]
+            step_ids = choice.view(-1, 1)
+            ids = torch.cat([ids, step_ids], dim=1)
+    return ids.tolist()
 
 
 def prompt_target_ids(tok, prompt: str, target: str) -> tuple[list[int], int]:
