@@ -68,13 +68,42 @@ def run_one(a) -> dict:
     state = tensor_bytes(ed.method.state_dict().values())
     secs = [r["seconds"] for r in ed.log]
     steps = [r.get("z_steps") or 0 for r in ed.log]
+    gflop = counted_gflop(ed, requests[n % len(requests)])  # one more edit, untimed (after the timed ones)
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
     return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
             "amortised": sum(secs) / len(secs),
             "steps": statistics.mean(steps), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "ckpt_mb": ckpt_bytes / 2**20, "edited_mb": edited / 2**20, "state_mb": state / 2**20,
             "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
-            "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None}
+            "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None,
+            "gflop": gflop, "peak_gflops": gemm_rate()}
+
+
+def counted_gflop(ed, request: dict) -> float | None:
+    """Floating-point operations of one more edit (one request alone, so D4S's value is not shared with a
+    block), counted by torch's FlopCounterMode: matrix products and attention, forward and backward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with FlopCounterMode(display=False) as counter:
+            ed.run([request], progress=False)
+    except Exception as err:  # a method whose ops the counter cannot follow: no figure, not a failed benchmark
+        print(f"flop count failed: {err}", file=sys.stderr)
+        return None
+    return counter.get_total_flops() / 1e9
+
+
+def gemm_rate() -> float:
+    """GFLOP/s of one fp32 matrix product of the value optimisation's largest block shape (128 rows x 576 ->
+    1536) with its weight in cache, at this process's threads: the rate the edits would reach if every product
+    ran like this one. The value optimisation's products each stream a new weight from memory instead."""
+    x, w = torch.randn(128, 576), torch.randn(1536, 576)
+    for _ in range(5):
+        torch.nn.functional.linear(x, w)
+    reps, t0 = 200, time.perf_counter()
+    for _ in range(reps):
+        torch.nn.functional.linear(x, w)
+    return 2 * 128 * 576 * 1536 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def overrides(items: list[str]) -> dict:
@@ -117,6 +146,14 @@ def stats_bench(a) -> list[str]:
     return lines
 
 
+def fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def rate(row: dict) -> float | None:
+    return row["gflop"] / row["amortised"] if row["gflop"] else None
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model-dir", required=True)
@@ -148,14 +185,20 @@ def main():
     print(f"threads={a.threads} hparams={a.hparams_set} overrides={overrides(a.hp) or 'none'} cpu={cpu_model()} "
           f"torch={torch.__version__}")
     print("| method | amortised s/edit | median s/edit | edit 1 s | last edit s | edits | mean z steps | "
-          "peak RSS MB | checkpoint MB | edited tensors MB | method state MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "peak RSS MB | checkpoint MB | edited tensors MB | method state MB | GFLOP/edit | GFLOP/s | "
+          "floor s/edit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['method']} | {r['amortised']:.2f} | {r['median']:.2f} | {r['first']:.2f} | {r['last']:.2f} | "
               f"{r['n']} | {r['steps']:.1f} | {r['peak_rss_mb']:.0f} | {r['ckpt_mb']:.3f} | {r['edited_mb']:.3f} | "
-              f"{r['state_mb']:.3f} |")
+              f"{r['state_mb']:.3f} | {fmt(r['gflop'], '.0f')} | {fmt(rate(r), '.0f')} | "
+              f"{fmt(r['gflop'] and r['gflop'] / r['peak_gflops'], '.2f')} |")
     print("(amortised = total editing seconds / edits: D4S optimises the values of `value_block` requests in the "
           "first edit of each block, so its median edit is cheaper than the mean)")
+    if rows:
+        print(f"GFLOP/edit: one more edit of one request counted by torch's FlopCounterMode (forward + backward "
+              f"products); GFLOP/s = GFLOP/edit / amortised s/edit; floor = GFLOP/edit at {rows[0]['peak_gflops']:.0f} "
+              "GFLOP/s, a 128 x 576 -> 1536 fp32 product with its weight in cache at these threads")
     for r in rows:
         if r["solve_first"] is not None:
             print(f"{r['method']}: closed-form update over all layers at edit 1 {r['solve_first']:.3f} s (exact "
