@@ -68,7 +68,11 @@ def run_one(a) -> dict:
     state = tensor_bytes(ed.method.state_dict().values())
     secs = [r["seconds"] for r in ed.log]
     steps = [r.get("z_steps") or 0 for r in ed.log]
-    gflop = counted_gflop(ed, requests[n % len(requests)])  # one more edit, untimed (after the timed ones)
+    # one more edit, untimed, of a request no run edits (the same for every method): its value optimisation takes
+    # its full course, where a request edited before would stop early
+    fresh = requests[max(a.n, a.d4s_n) % len(requests)]
+    gflop = counted_gflop(ed, fresh)
+    counted_steps = ed.log[-1].get("z_steps") if gflop is not None else None
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
     return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
             "amortised": sum(secs) / len(secs),
@@ -76,19 +80,20 @@ def run_one(a) -> dict:
             "ckpt_mb": ckpt_bytes / 2**20, "edited_mb": edited / 2**20, "state_mb": state / 2**20,
             "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
             "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None,
-            "gflop": gflop, "peak_gflops": gemm_rate()}
+            "gflop": gflop, "counted_steps": counted_steps, "peak_gflops": gemm_rate()}
 
 
 def counted_gflop(ed, request: dict) -> float | None:
     """Floating-point operations of one more edit (one request alone, so D4S's value is not shared with a
-    block), counted by torch's FlopCounterMode: matrix products and attention, forward and backward."""
+    block), counted by torch's FlopCounterMode: matrix products and attention, forward and backward. They depend
+    on the request's token counts and on the steps its value optimisation takes, not on the weights."""
     from torch.utils.flop_counter import FlopCounterMode
 
     try:
         with FlopCounterMode(display=False) as counter:
             ed.run([request], progress=False)
     except Exception as err:  # a method whose ops the counter cannot follow: no figure, not a failed benchmark
-        print(f"flop count failed: {err}", file=sys.stderr)
+        print(f"flop count failed: {err!r}", file=sys.stderr)
         return None
     return counter.get_total_flops() / 1e9
 
@@ -196,9 +201,11 @@ def main():
     print("(amortised = total editing seconds / edits: D4S optimises the values of `value_block` requests in the "
           "first edit of each block, so its median edit is cheaper than the mean)")
     if rows:
-        print(f"GFLOP/edit: one more edit of one request counted by torch's FlopCounterMode (forward + backward "
-              f"products); GFLOP/s = GFLOP/edit / amortised s/edit; floor = GFLOP/edit at {rows[0]['peak_gflops']:.0f} "
-              "GFLOP/s, a 128 x 576 -> 1536 fp32 product with its weight in cache at these threads")
+        counted = ", ".join(f"{r['method']} {r['counted_steps']}" for r in rows)
+        print(f"GFLOP/edit: one more edit of a request no run edits (alone), counted by torch's FlopCounterMode "
+              f"(forward + backward products; its value-optimisation steps: {counted}); GFLOP/s = GFLOP/edit / "
+              f"amortised s/edit; floor = GFLOP/edit at {rows[0]['peak_gflops']:.0f} GFLOP/s, a 128 x 576 -> 1536 "
+              "fp32 product with its weight in cache at these threads")
     for r in rows:
         if r["solve_first"] is not None:
             print(f"{r['method']}: closed-form update over all layers at edit 1 {r['solve_first']:.3f} s (exact "
