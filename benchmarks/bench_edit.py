@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODEL, cpu_model, hparams, load  # noqa: E402
+from common import MODEL, cpu_model, hparams, load, restore  # noqa: E402
 
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
@@ -42,9 +42,10 @@ def run_one(a) -> dict:
     """Child process: edit with one method, report timings, peak memory and checkpoint size as JSON."""
     torch.set_num_threads(a.threads)
     requests = read_requests(a.requests)
-    model, tok, _ = load(a.model_dir)
+    model, tok, base = load(a.model_dir)
     n = a.d4s_n if a.only == "d4s" else a.n
-    ed = SequentialEditor(model, tok, MODEL, a.only, hparams(a.only, a.hparams_set, **overrides(a.hp)), a.stats_dir)
+    hp = hparams(a.only, a.hparams_set, **overrides(a.hp))
+    ed = SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir)
     solve_seconds = []
     if a.only == "d4s":
         from seqedit.methods.rank_one import IncrementalSolve
@@ -68,34 +69,34 @@ def run_one(a) -> dict:
     state = tensor_bytes(ed.method.state_dict().values())
     secs = [r["seconds"] for r in ed.log]
     steps = [r.get("z_steps") or 0 for r in ed.log]
-    # one more edit, untimed, of a request no run edits (the same for every method): its value optimisation takes
-    # its full course, where a request edited before would stop early
-    fresh = requests[max(a.n, a.d4s_n) % len(requests)]
-    gflop = counted_gflop(ed, fresh)
-    counted_steps = ed.log[-1].get("z_steps") if gflop is not None else None
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the counting pass
+    n_counted = min(a.count_edits, n)
+    restore(model, base)  # the same first edits again, on the unedited model, untimed, with their FLOPs counted
+    gflop = counted_gflop(SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir), requests[:n_counted])
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
     return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
             "amortised": sum(secs) / len(secs),
-            "steps": statistics.mean(steps), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "steps": statistics.mean(steps), "peak_rss_mb": peak_rss_mb,
             "ckpt_mb": ckpt_bytes / 2**20, "edited_mb": edited / 2**20, "state_mb": state / 2**20,
             "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
             "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None,
-            "gflop": gflop, "counted_steps": counted_steps, "peak_gflops": gemm_rate()}
+            "gflop": gflop, "n_counted": n_counted, "counted_seconds": sum(secs[:n_counted]),
+            "peak_gflops": gemm_rate()}
 
 
-def counted_gflop(ed, request: dict) -> float | None:
-    """Floating-point operations of one more edit (one request alone, so D4S's value is not shared with a
-    block), counted by torch's FlopCounterMode: matrix products and attention, forward and backward. They depend
-    on the request's token counts and on the steps its value optimisation takes, not on the weights."""
+def counted_gflop(ed, requests: list[dict]) -> float | None:
+    """Floating-point operations of editing ``requests`` (the timed run's first ones, from the unedited model:
+    the same token counts and value-optimisation steps), counted by torch's FlopCounterMode: matrix products and
+    attention, forward and backward; GFLOP per edit."""
     from torch.utils.flop_counter import FlopCounterMode
 
     try:
         with FlopCounterMode(display=False) as counter:
-            ed.run([request], progress=False)
+            ed.run(requests, progress=False)
     except Exception as err:  # a method whose ops the counter cannot follow: no figure, not a failed benchmark
         print(f"flop count failed: {err!r}", file=sys.stderr)
         return None
-    return counter.get_total_flops() / 1e9
+    return counter.get_total_flops() / 1e9 / len(requests)
 
 
 def gemm_rate() -> float:
@@ -156,7 +157,7 @@ def fmt(value, spec: str) -> str:
 
 
 def rate(row: dict) -> float | None:
-    return row["gflop"] / row["amortised"] if row["gflop"] else None
+    return row["gflop"] * row["n_counted"] / row["counted_seconds"] if row["gflop"] else None
 
 
 def main():
@@ -171,6 +172,7 @@ def main():
     p.add_argument("--stats-tokens", type=int, default=300_000)
     p.add_argument("--hparams-set", default="tuned")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--count-edits", type=int, default=4, help="edits whose FLOPs are counted (a second pass)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
                    help="replace a hyperparameter (or compute setting, e.g. value_block=10) in every method's run")
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)
@@ -201,11 +203,10 @@ def main():
     print("(amortised = total editing seconds / edits: D4S optimises the values of `value_block` requests in the "
           "first edit of each block, so its median edit is cheaper than the mean)")
     if rows:
-        counted = ", ".join(f"{r['method']} {r['counted_steps']}" for r in rows)
-        print(f"GFLOP/edit: one more edit of a request no run edits (alone), counted by torch's FlopCounterMode "
-              f"(forward + backward products; its value-optimisation steps: {counted}); GFLOP/s = GFLOP/edit / "
-              f"amortised s/edit; floor = GFLOP/edit at {rows[0]['peak_gflops']:.0f} GFLOP/s, a 128 x 576 -> 1536 "
-              "fp32 product with its weight in cache at these threads")
+        print(f"GFLOP/edit: the first {rows[0]['n_counted']} edits run again from the unedited model, untimed, "
+              "counted by torch's FlopCounterMode (forward + backward products); GFLOP/s = their FLOPs / their "
+              f"seconds in the timed run; floor = GFLOP/edit at {rows[0]['peak_gflops']:.0f} GFLOP/s, a 128 x 576 "
+              "-> 1536 fp32 product with its weight in cache at these threads")
     for r in rows:
         if r["solve_first"] is not None:
             print(f"{r['method']}: closed-form update over all layers at edit 1 {r['solve_first']:.3f} s (exact "
