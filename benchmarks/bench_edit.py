@@ -72,7 +72,8 @@ def run_one(a) -> dict:
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the counting pass
     n_counted = min(a.count_edits, n)
     restore(model, base)  # the same first edits again, on the unedited model, untimed, with their FLOPs counted
-    gflop = counted_gflop(SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir), requests[:n_counted])
+    recount = SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir, context_templates=ed.context_templates)
+    gflop = counted_gflop(recount, requests[:n_counted])
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
     return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
             "amortised": sum(secs) / len(secs),

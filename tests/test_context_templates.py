@@ -4,9 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqedit.tokens import _generator_at, generate_context_templates
-
-STARTERS = ["The", "Therefore", "Because", "I", "You"]
+from seqedit.tokens import STARTERS, _generator_at, generate_context_templates
 
 
 def one_at_a_time(model, tok, length_params, seed: int = 0) -> list[list[str]]:

@@ -41,6 +41,9 @@ def to_template(prompt: str, subject: str) -> str:
     return prompt.replace(subject, "{}", 1)
 
 
+STARTERS = ["The", "Therefore", "Because", "I", "You"]  # the reference generate_fast's starter words, in order
+
+
 def generate_context_templates(model, tok, length_params, seed: int = 0) -> list[list[str]]:
     """ROME/MEMIT context templates: ``[["{}"], [generated prefix + ". {}", ...], ...]``.
 
@@ -55,12 +58,11 @@ def generate_context_templates(model, tok, length_params, seed: int = 0) -> list
     those of the one-at-a-time loop; the logits differ from it by float round-off of the batched products only
     (tests/test_context_templates.py compares both on a model).
     """
-    starters = ["The", "Therefore", "Because", "I", "You"]
     device = next(model.parameters()).device
     samples = []  # (group, starter ids, new tokens, index of its first draw), in the one-at-a-time order
     draws = 0
     for g, (length, n_gen) in enumerate(length_params):
-        for starter in starters:
+        for starter in STARTERS:
             ids = tok(starter, add_special_tokens=False)["input_ids"]
             for _ in range(max(1, n_gen // 5)):
                 steps = max(0, length - len(ids))
