@@ -41,6 +41,11 @@ def tensor_bytes(tensors) -> int:
 def run_one(a) -> dict:
     """Child process: edit with one method, report timings, peak memory and checkpoint size as JSON."""
     torch.set_num_threads(a.threads)
+    if a.no_pack:  # the right-padded suffix batch instead of packed slots (seqedit.methods.packed_suffix)
+        from seqedit.methods import upper
+
+        init = upper.UpperForward.__init__
+        upper.UpperForward.__init__ = lambda self, *args, **kw: init(self, *args, **{**kw, "pack": False})
     requests = read_requests(a.requests)
     model, tok, base = load(a.model_dir)
     n = a.d4s_n if a.only == "d4s" else a.n
@@ -73,7 +78,7 @@ def run_one(a) -> dict:
     n_counted = min(a.count_edits, n)
     restore(model, base)  # the same first edits again, on the unedited model, untimed, with their FLOPs counted
     recount = SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir, context_templates=ed.context_templates)
-    gflop = counted_gflop(recount, requests[:n_counted])
+    gflop = counted_gflop(recount, requests[:n_counted]) if n_counted else None
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
     return {"method": a.only, "n": n, "median": statistics.median(secs[: a.n]), "first": secs[0], "last": secs[-1],
             "amortised": sum(secs) / len(secs),
@@ -176,6 +181,8 @@ def main():
     p.add_argument("--count-edits", type=int, default=4, help="edits whose FLOPs are counted (a second pass)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
                    help="replace a hyperparameter (or compute setting, e.g. value_block=10) in every method's run")
+    p.add_argument("--no-pack", action="store_true",
+                   help="run the value optimisation's suffixes as a right-padded batch, not packed slots")
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.only:
@@ -190,7 +197,8 @@ def main():
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"... {method} done", file=sys.stderr, flush=True)
-    print(f"threads={a.threads} hparams={a.hparams_set} overrides={overrides(a.hp) or 'none'} cpu={cpu_model()} "
+    print(f"threads={a.threads} hparams={a.hparams_set} overrides={overrides(a.hp) or 'none'} "
+          f"suffixes={'padded' if a.no_pack else 'packed'} cpu={cpu_model()} "
           f"torch={torch.__version__}")
     print("| method | amortised s/edit | median s/edit | edit 1 s | last edit s | edits | mean z steps | "
           "peak RSS MB | checkpoint MB | edited tensors MB | method state MB | GFLOP/edit | GFLOP/s | "

@@ -81,9 +81,10 @@ def _plain_final(model, arch, enc, layer, delta, lookup):
     return store["h"]
 
 
-@pytest.mark.parametrize("prefix_cache", [True, False])
-def test_upper_forward_equals_the_full_forward(setup, prefix_cache):
+@pytest.mark.parametrize("mode", ["packed", "packed-eager", "padded", "no-cache"])
+def test_upper_forward_equals_the_full_forward(setup, mode):
     model, tok, arch = setup
+    prefix_cache = mode != "no-cache"
     layer = EDIT_LAYERS[-1]
     templates = [to_template(r["prompt"], r["subject"]) for r in REQUESTS] + ["{} is a"]
     subjects = [r["subject"] for r in REQUESTS] + ["Toko Yasuda"]
@@ -93,7 +94,7 @@ def test_upper_forward_equals_the_full_forward(setup, prefix_cache):
         run(model, input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
     h_layer = st[("out", arch.layer.format(layer))]
     upper = UpperForward(model, arch, layer, N_LAYERS - 1, enc["attention_mask"], enc["input_ids"], lookup,
-                         prefix_cache=prefix_cache)
+                         prefix_cache=prefix_cache, pack=mode.startswith("packed"))
     assert upper.use_cache == prefix_cache
     lengths = enc["attention_mask"].sum(1).tolist()
     rows = torch.tensor([i for i, n in enumerate(lengths) for c in range(lookup[i], n)])
@@ -101,11 +102,18 @@ def test_upper_forward_equals_the_full_forward(setup, prefix_cache):
     torch.manual_seed(1)
     delta = torch.randn(len(lookup), h_layer.shape[-1])
     grads = []
+    saved_impl = model.config._attn_implementation
     for fast in (True, False):
         d = delta.clone().requires_grad_(True)
         if fast:
             hidden = h_layer.index_put((torch.arange(len(lookup)), torch.tensor(lookup)), d, accumulate=True)
-            out = upper.final_at(hidden, rows, cols)
+            model.config._attn_implementation = "eager" if mode == "packed-eager" else saved_impl
+            try:
+                out = upper.final_at(hidden, rows, cols)
+            finally:
+                model.config._attn_implementation = saved_impl
+            # the four rows' suffixes (3 to 6 tokens) fit in fewer slots than rows
+            assert (upper.layout is not None and upper.layout.n_slots < len(lookup)) == mode.startswith("packed")
         else:
             out = _plain_final(model, arch, enc, layer, d, lookup)[rows, cols]
         (out * torch.linspace(-1, 1, out.shape[-1])).sum().backward()

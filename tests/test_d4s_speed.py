@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from edit_fixtures import REQUESTS, make_method
+from seqedit.methods import value_opt
 from seqedit.methods.rank_one import IncrementalSolve
 from seqedit.methods.value_opt import compute_value, compute_values
 
@@ -44,11 +45,22 @@ def test_resolve_every_runs_the_exact_solve_on_schedule():
 
 
 @pytest.mark.slow
-def test_values_in_one_batch_equal_values_one_at_a_time(clean_model):
+def test_values_in_one_batch_equal_values_one_at_a_time(clean_model, monkeypatch):
     model, tok = clean_model
     memit = make_method("memit", model, tok, v_num_grad_steps=6)
     args = (model, tok, memit.arch)
+    made = []
+
+    class Recorded(value_opt.UpperForward):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(value_opt, "UpperForward", Recorded)
     batch = compute_values(*args, REQUESTS, 8, memit.context_templates, memit.hp)
+    # the four requests' suffixes (2 to 6 tokens, KL rows 3) ran packed, in fewer slots than rows
+    layout = made[0].layout
+    assert layout is not None and layout.n_slots < len(made[0].lookup)
     for request, got in zip(REQUESTS, batch):
         alone = compute_value(*args, request, 8, memit.context_templates, memit.hp)
         assert got.steps == alone.steps

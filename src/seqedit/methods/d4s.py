@@ -10,7 +10,8 @@ closed form over the whole history of keys and residuals.
 Two ways to the same numbers, faster (hyperparameters ``value_block`` and ``resolve_every``, compute settings that
 change results only at float round-off; tests/test_d4s_speed.py):
 * ``z_t`` depends only on W0 and the request, so the values of ``value_block`` upcoming requests are optimised in
-  one batch (:func:`compute_values`) when the first of them is edited; the rest of each edit runs in order.
+  one batch (:func:`compute_values`) when the first of them is edited; the rest of each edit runs in order. The
+  block's rows have suffixes of unequal length, packed into shared slots rather than padded (:mod:`.packed_suffix`).
 * ``Delta_i`` is kept up to date by rank-one updates (:mod:`.rank_one`), with the exact solve every
   ``resolve_every`` edits.
 """

@@ -20,6 +20,7 @@ import torch
 
 from ..kv_cache import cache_kwarg
 from ..nethooks import get_module
+from . import packed_suffix
 
 FAST_ARCHS = {"llama", "gptj"}
 
@@ -67,12 +68,13 @@ class UpperForward:
     ``lookup[i]`` is the first position of row ``i`` that the optimised vector can change (the subject's last
     token): in a causal model the positions before it, the *prefix*, are the same at every step. With
     ``prefix_cache`` (fast architectures) the upper blocks run once over the prefixes to fill a key/value cache,
-    and each step runs only the suffixes. Rows are right-padded; prefixes are re-packed left-padded.
+    and each step runs only the suffixes. Rows are right-padded; prefixes are re-packed left-padded. With ``pack``
+    the suffixes of rows of unequal length share slots (:mod:`.packed_suffix`) when that saves slots.
     """
 
     def __init__(self, model, arch, layer: int, loss_layer: int, attention_mask: torch.Tensor,
                  input_ids: torch.Tensor, lookup: list[int] | None = None, prefix_cache: bool = True,
-                 compute_dtype: torch.dtype | None = None):
+                 compute_dtype: torch.dtype | None = None, pack: bool = True):
         self.model, self.arch, self.layer, self.loss_layer = model, arch, layer, loss_layer
         self.attention_mask = attention_mask
         self.input_ids = input_ids
@@ -81,6 +83,8 @@ class UpperForward:
         self.lookup = lookup
         self.use_cache = bool(self.fast and prefix_cache and lookup is not None and max(lookup) > 0)
         self._prefix_kv = None
+        self.pack = pack
+        self.layout = None  # the slot layout, when packing saves slots (set with the prefix cache)
         weights_dtype = next(model.parameters()).dtype
         # a low-precision copy of the upper blocks (fast path only; the generic path keeps autocast)
         self.compute_dtype = compute_dtype if self.fast and compute_dtype not in (None, weights_dtype) else None
@@ -102,6 +106,8 @@ class UpperForward:
                 self._build_prefix(hidden.detach())
             out = self._suffix_forward(hidden)
             lookup = torch.tensor(self.lookup, device=hidden.device)
+            if self.layout is not None:
+                return out[self.layout.slot_of_row[rows], self.layout.offset_of_row[rows] + cols - lookup[rows]]
             return out[rows, cols - lookup[rows]]
         return self(hidden)[rows, cols]
 
@@ -142,10 +148,34 @@ class UpperForward:
         self._prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
         self._prefix_mask = mask
         self._p = p
+        if self.pack and config._attn_implementation in ("sdpa", "eager"):
+            lengths = self.attention_mask.sum(1).tolist()
+            layout = packed_suffix.slot_layout(lens, lengths, p, dev)
+            if layout.n_slots < b:
+                self.layout = layout
+                self._prefix_kv = packed_suffix.pack_prefix_cache(self._prefix_kv, layout)
+                self._slot_mask = packed_suffix.slot_mask(layout, config._attn_implementation, hidden.dtype)
+
+    def _packed_suffix_forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        from transformers import DynamicCache
+
+        layout = self.layout
+        cache = DynamicCache()
+        for i, (k, v) in enumerate(self._prefix_kv):
+            cache.update(k, v, i)
+        n_prefix, n_suffix = layout.pre_row.shape[1], layout.tok_row.shape[1]
+        cache_position = torch.arange(n_prefix, n_prefix + n_suffix, device=hidden.device)
+        with self._blocks() as base:
+            out = base(inputs_embeds=hidden[layout.tok_row, layout.tok_col], attention_mask=self._slot_mask,
+                       position_ids=layout.tok_col, use_cache=True, cache_position=cache_position,
+                       **cache_kwarg(base, cache))
+        return out.last_hidden_state
 
     def _suffix_forward(self, hidden: torch.Tensor) -> torch.Tensor:
         from transformers import DynamicCache
 
+        if self.layout is not None:
+            return self._packed_suffix_forward(hidden)
         b, t, d = hidden.shape
         dev = hidden.device
         lookup = torch.tensor(self.lookup, device=dev)
