@@ -45,8 +45,8 @@ def hp_keys_read(path: Path) -> set[str]:
 
 def test_the_catalog_names_every_method_module():
     modules = {p.stem for p in METHODS_DIR.glob("*.py")} - {"__init__", "base", "catalog", "hparams", "value_opt",
-                                                             "keys", "upper", "packed_suffix", "rank_one", "null_space_solve",
-                                                             "fixed_lower"}
+                                                             "keys", "upper", "packed_suffix", "rank_one",
+                                                             "null_space_solve", "fixed_lower"}
     assert modules == set(CATALOG)
     assert {p.stem for p in HP_DIR.glob("*.yaml")} == set(CATALOG)
 

@@ -90,8 +90,9 @@ def slot_mask(layout: SlotLayout, attn_implementation: str, dtype: torch.dtype) 
     positions = torch.arange(layout.tok_row.shape[1], device=layout.tok_row.device)
     causal = positions[None, :, None] >= positions[None, None, :]
     both_real = layout.tok_real[:, :, None] & layout.tok_real[:, None, :]
-    see_suffix = (same_row & causal & both_real) | (torch.eye(len(positions), dtype=torch.bool,
-                                                              device=positions.device) & ~layout.tok_real[:, :, None])
+    diagonal = torch.eye(len(positions), dtype=torch.bool, device=positions.device)
+    pad_sees_itself = diagonal & ~layout.tok_real[:, :, None]
+    see_suffix = (same_row & causal & both_real) | pad_sees_itself
     allowed = torch.cat([see_pre, see_suffix], dim=2)[:, None]
     if attn_implementation == "sdpa":
         return allowed

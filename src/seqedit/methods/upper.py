@@ -156,26 +156,11 @@ class UpperForward:
                 self._prefix_kv = packed_suffix.pack_prefix_cache(self._prefix_kv, layout)
                 self._slot_mask = packed_suffix.slot_mask(layout, config._attn_implementation, hidden.dtype)
 
-    def _packed_suffix_forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        from transformers import DynamicCache
-
-        layout = self.layout
-        cache = DynamicCache()
-        for i, (k, v) in enumerate(self._prefix_kv):
-            cache.update(k, v, i)
-        n_prefix, n_suffix = layout.pre_row.shape[1], layout.tok_row.shape[1]
-        cache_position = torch.arange(n_prefix, n_prefix + n_suffix, device=hidden.device)
-        with self._blocks() as base:
-            out = base(inputs_embeds=hidden[layout.tok_row, layout.tok_col], attention_mask=self._slot_mask,
-                       position_ids=layout.tok_col, use_cache=True, cache_position=cache_position,
-                       **cache_kwarg(base, cache))
-        return out.last_hidden_state
-
     def _suffix_forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        from transformers import DynamicCache
-
-        if self.layout is not None:
-            return self._packed_suffix_forward(hidden)
+        if self.layout is not None:  # packed slots
+            layout = self.layout
+            return self._on_prefix(hidden[layout.tok_row, layout.tok_col], self._slot_mask, layout.tok_col,
+                                   layout.pre_row.shape[1])
         b, t, d = hidden.shape
         dev = hidden.device
         lookup = torch.tensor(self.lookup, device=dev)
@@ -185,14 +170,20 @@ class UpperForward:
         idx = (lookup[:, None] + offs[None, :]).clamp(max=t - 1)
         suffix = hidden.gather(1, idx[..., None].expand(-1, -1, d))
         suffix_mask = (offs[None, :] < (lengths - lookup)[:, None]).to(self.attention_mask.dtype)
+        mask = torch.cat([self._prefix_mask, suffix_mask], dim=1)
+        return self._on_prefix(suffix, mask, lookup[:, None] + offs[None, :], self._p)
+
+    def _on_prefix(self, suffix: torch.Tensor, mask: torch.Tensor, position_ids: torch.Tensor,
+                   n_prefix: int) -> torch.Tensor:
+        """The upper blocks over ``suffix`` (rows or slots), after the cached prefix of ``n_prefix`` positions."""
+        from transformers import DynamicCache
+
         cache = DynamicCache()
         for i, (k, v) in enumerate(self._prefix_kv):
             cache.update(k, v, i)
-        mask = torch.cat([self._prefix_mask, suffix_mask], dim=1)
-        pos = lookup[:, None] + offs[None, :]
-        cache_position = torch.arange(self._p, self._p + s, device=dev)
+        cache_position = torch.arange(n_prefix, n_prefix + suffix.shape[1], device=suffix.device)
         with self._blocks() as base:
-            out = base(inputs_embeds=suffix, attention_mask=mask, position_ids=pos, use_cache=True,
+            out = base(inputs_embeds=suffix, attention_mask=mask, position_ids=position_ids, use_cache=True,
                        cache_position=cache_position, **cache_kwarg(base, cache))
         return out.last_hidden_state
 
