@@ -32,6 +32,7 @@ from common import MODEL, cpu_model, hparams, load, restore  # noqa: E402
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.methods import method_names  # noqa: E402
+from seqedit.models.cpu_matmul import BACKENDS, use_backend  # noqa: E402
 
 
 def tensor_bytes(tensors) -> int:
@@ -47,7 +48,7 @@ def run_one(a) -> dict:
         init = upper.UpperForward.__init__
         upper.UpperForward.__init__ = lambda self, *args, **kw: init(self, *args, **{**kw, "pack": False})
     requests = read_requests(a.requests)
-    model, tok, base = load(a.model_dir)
+    model, tok, base = load(a.model_dir, cpu_matmul=a.cpu_matmul)
     n = a.d4s_n if a.only == "d4s" else a.n
     hp = hparams(a.only, a.hparams_set, **overrides(a.hp))
     ed = SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir)
@@ -77,6 +78,7 @@ def run_one(a) -> dict:
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the counting pass
     n_counted = min(a.count_edits, n)
     restore(model, base)  # the same first edits again, on the unedited model, untimed, with their FLOPs counted
+    use_backend(model, "torch")  # the counter sees PyTorch's own products (the same FLOPs as oneDNN's)
     recount = SequentialEditor(model, tok, MODEL, a.only, hp, a.stats_dir, context_templates=ed.context_templates)
     gflop = counted_gflop(recount, requests[:n_counted]) if n_counted else None
     per_layer = len(ed.method.layers) if hasattr(ed.method, "layers") else 1
@@ -87,7 +89,7 @@ def run_one(a) -> dict:
             "solve_first": sum(solve_seconds[:per_layer]) if solve_seconds else None,
             "solve_last": sum(solve_seconds[-per_layer:]) if solve_seconds else None,
             "gflop": gflop, "n_counted": n_counted, "counted_seconds": sum(secs[:n_counted]),
-            "peak_gflops": gemm_rate()}
+            "peak_gflops": gemm_rate(a.cpu_matmul)}
 
 
 def counted_gflop(ed, requests: list[dict]) -> float | None:
@@ -105,16 +107,18 @@ def counted_gflop(ed, requests: list[dict]) -> float | None:
     return counter.get_total_flops() / 1e9 / len(requests)
 
 
-def gemm_rate() -> float:
+def gemm_rate(backend: str) -> float:
     """GFLOP/s of one fp32 matrix product of the value optimisation's largest block shape (128 rows x 576 ->
     1536) with its weight in cache, at this process's threads: the rate the edits would reach if every product
     ran like this one. The value optimisation's products each stream a new weight from memory instead."""
-    x, w = torch.randn(128, 576), torch.randn(1536, 576)
+    layer = torch.nn.Linear(576, 1536, bias=False).requires_grad_(False)
+    use_backend(layer, backend)
+    x = torch.randn(128, 576)
     for _ in range(5):
-        torch.nn.functional.linear(x, w)
+        layer(x)
     reps, t0 = 200, time.perf_counter()
     for _ in range(reps):
-        torch.nn.functional.linear(x, w)
+        layer(x)
     return 2 * 128 * 576 * 1536 * reps / (time.perf_counter() - t0) / 1e9
 
 
@@ -183,6 +187,8 @@ def main():
                    help="replace a hyperparameter (or compute setting, e.g. value_block=10) in every method's run")
     p.add_argument("--no-pack", action="store_true",
                    help="run the value optimisation's suffixes as a right-padded batch, not packed slots")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS,
+                   help="library of the fp32 linear layers (seqedit.models.cpu_matmul; torch = MKL)")
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.only:
@@ -198,7 +204,7 @@ def main():
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"... {method} done", file=sys.stderr, flush=True)
     print(f"threads={a.threads} hparams={a.hparams_set} overrides={overrides(a.hp) or 'none'} "
-          f"suffixes={'padded' if a.no_pack else 'packed'} cpu={cpu_model()} "
+          f"suffixes={'padded' if a.no_pack else 'packed'} cpu_matmul={a.cpu_matmul} cpu={cpu_model()} "
           f"torch={torch.__version__}")
     print("| method | amortised s/edit | median s/edit | edit 1 s | last edit s | edits | mean z steps | "
           "peak RSS MB | checkpoint MB | edited tensors MB | method state MB | GFLOP/edit | GFLOP/s | "

@@ -18,9 +18,9 @@ def hparams(method: str, hparams_set: str, **overrides) -> dict:
     return hp
 
 
-def load(model_dir: str, dtype: str = "float32"):
+def load(model_dir: str, dtype: str = "float32", cpu_matmul: str = "onednn"):
     """Model, tokenizer and a copy of every parameter (to undo any method's edits)."""
-    model, tok = load_model_and_tokenizer(model_dir, dtype, "cpu")
+    model, tok = load_model_and_tokenizer(model_dir, dtype, "cpu", cpu_matmul)
     return model, tok, {n: t.detach().clone() for n, t in model.named_parameters()}
 
 

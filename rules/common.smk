@@ -103,6 +103,7 @@ METHODS_CFG = config["methods"]
 STEPS = config["checkpoints"]  # default checkpoints; a dataset may override them (steps_for)
 HPARAMS_SET = config.get("hparams_set", "tuned")
 DEVICE = config.get("device", "auto")
+CPU_MATMUL = config.get("cpu_matmul", "onednn")  # seqedit.models.cpu_matmul: products differ at float round-off
 SEED = config.get("seed", 0)
 THREADS = {"edit": 1, "downstream": 1, "stats": 2, **config.get("threads", {})}
 # the mirror is a location: jobs read it from $SEQEDIT_MIRROR_DIR; rules track the content of the files they read

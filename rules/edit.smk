@@ -28,13 +28,14 @@ rule edit:
         hparams_set=HPARAMS_SET,
         hparams=hparams_json,  # tracked: the resolved values, not only the file's time stamp
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
         seed=SEED,
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit --model-dir {input.model} --model-name {wildcards.model} "
         "--requests {input.requests} --dataset {wildcards.dataset} --method {wildcards.method} "
         "--hparams-file {input.hparams} --hparams-set {params.hparams_set} {params.stats} "
         "--n-edits {wildcards.step} {params.resume} --out {output.weights} --dtype {params.dtype} "
-        "--device {params.device} --seed {params.seed} {params.immediate} > {log} 2>&1"
+        "--device {params.device} --cpu-matmul {params.cpu_matmul} --seed {params.seed} {params.immediate} > {log} 2>&1"
 
 
 rule reuse_edits:

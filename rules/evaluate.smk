@@ -22,9 +22,10 @@ rule edit_metrics:
         evaluation=edit_metrics_params,
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
-        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
         "--out {output} > {log} 2>&1"
 
 
@@ -51,10 +52,11 @@ rule edit_metrics_base:
         n_requests=lambda w: max(steps_for(w.dataset)),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --unedited "
         "--n-requests {params.n_requests} --model-name {wildcards.model} --dataset {wildcards.dataset} "
-        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
         "--out {output} > {log} 2>&1"
 
 
@@ -79,10 +81,11 @@ rule downstream_base:
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --tasks-json '{params.tasks}' "
         "--work-dir work/lm_eval --batch-size {params.batch} --dtype {params.dtype} "
-        "--device {params.device} --out {output} > {log} 2>&1"
+        "--device {params.device} --cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"
 
 
 rule downstream:
@@ -108,7 +111,8 @@ rule downstream:
         batch=config.get("downstream", {}).get("batch_size", 8),
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit downstream --model-dir {input.model} --checkpoint {input.weights} "
         "--tasks-json '{params.tasks}' --work-dir work/lm_eval --batch-size {params.batch} "
-        "--dtype {params.dtype} --device {params.device} --out {output} > {log} 2>&1"
+        "--dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"

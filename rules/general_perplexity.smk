@@ -25,10 +25,11 @@ rule general_perplexity_base:
         block_length=GP_CFG["block_length"],
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit general-perplexity --model-dir {input.model} "
         "--model-name {wildcards.model} --corpus {params.corpus} --n-tokens {params.n_tokens} "
-        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} "
+        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
         "--out {output} > {log} 2>&1"
 
 
@@ -59,10 +60,11 @@ rule general_perplexity:
         block_length=GP_CFG["block_length"],
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit general-perplexity --model-dir {input.model} "
         "--checkpoint {input.weights} --corpus {params.corpus} --n-tokens {params.n_tokens} "
-        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} "
+        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
         "--out {output} > {log} 2>&1"
 
 

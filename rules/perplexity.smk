@@ -51,10 +51,11 @@ rule target_perplexity:
     params:
         dtype=lambda w: model_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit target-perplexity --model-dir {input.model} --requests {input.requests} "
         "--out {output} --model-name {wildcards.model} --dataset {wildcards.dataset} --dtype {params.dtype} "
-        "--device {params.device} > {log} 2>&1"
+        "--device {params.device} --cpu-matmul {params.cpu_matmul} > {log} 2>&1"
 
 
 rule report_data_perspective:

@@ -22,8 +22,9 @@ rule layer_stats:
         dtype=config["stats"].get("dtype", "float32"),
         model_dtype=lambda w: stats_forward_dtype(w.model),
         device=DEVICE,
+        cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit layer-stats --model-dir {input.model} --model-name {wildcards.model} "
         "--corpus {input.corpus} --layers {params.layers} --n-tokens {params.n_tokens} "
         "--max-length {params.max_length} --dtype {params.dtype} --model-dtype {params.model_dtype} "
-        "--device {params.device} --out-dir {output} > {log} 2>&1"
+        "--device {params.device} --cpu-matmul {params.cpu_matmul} --out-dir {output} > {log} 2>&1"

@@ -40,7 +40,8 @@ def test_unchanged_config_plans_nothing(touched):
     assert planned_jobs(work, work / "config.yaml") == {}
 
 
-@pytest.mark.parametrize("change", [{"hparams_set": "reference"}, {"seed": 1}, {"device": "cpu"}])
+@pytest.mark.parametrize("change", [{"hparams_set": "reference"}, {"seed": 1}, {"device": "cpu"},
+                                    {"cpu_matmul": "torch"}])
 def test_a_changed_setting_plans_every_edit_again(touched, change):
     work, cfg = touched
     jobs = changed(work, cfg, next(iter(change)), **change)

@@ -31,6 +31,7 @@ from .files import read_jsonl
 from .finite import NonFiniteEditError, check_edit
 from .methods import get_method
 from .methods.base import StatsLoader
+from .models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from .methods.hparams import load_hparams
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
@@ -185,6 +186,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-immediate-eval", dest="immediate_eval", action="store_false",
@@ -198,7 +200,7 @@ def cli(command: str, argv: list[str]) -> None:
     requests = read_jsonl(a.requests)
     if a.n_edits > len(requests):
         raise ValueError(f"--n-edits {a.n_edits} but {a.requests} holds only {len(requests)} requests")
-    model, tok = load_model_and_tokenizer(a.model_dir, a.dtype, a.device)
+    model, tok = load_model_and_tokenizer(a.model_dir, a.dtype, a.device, a.cpu_matmul)
     start, templates, resume = 0, None, None
     if a.resume:
         resume = load_checkpoint(a.resume)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from . import tensorfile
 from .cpu_bf16 import warn_if_emulated
+from .models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import capture, run
@@ -108,13 +109,14 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="dtype of the stored moments")
     p.add_argument("--model-dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--out-dir", required=True)
     a = p.parse_args(argv)
     spec = get_model_spec(a.model_name)
     for layer in a.layers:
         if not 0 <= layer < spec.n_layers:
             raise ValueError(f"layer {layer} out of range for {a.model_name} ({spec.n_layers} layers)")
-    model, tok = load_model_and_tokenizer(a.model_dir, a.model_dtype, a.device)
+    model, tok = load_model_and_tokenizer(a.model_dir, a.model_dtype, a.device, a.cpu_matmul)
     warn_if_emulated(a.model_dtype, str(next(model.parameters()).device), "stats.model_dtype")
     t0 = time.time()
     moments, count, n_docs = collect_second_moments(model, tok, spec.architecture, a.layers, iter_documents(a.corpus),

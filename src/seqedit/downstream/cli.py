@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ..mirror import mirror_root
+from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from .specs import TASKS
 
 
@@ -34,6 +35,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--out", required=True, help="output JSON")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("-v", "--verbose", action="store_true", help="keep lm-eval's INFO logging")
@@ -49,7 +51,7 @@ def cli(command: str, argv: list[str]) -> None:
     result = run_downstream(
         a.model_dir, parse_tasks(a.tasks_json), a.work_dir, a.out, checkpoint=a.checkpoint,
         mirror=mirror_root(a.mirror),
-        dtype=a.dtype, device=a.device, batch_size=a.batch_size, seed=a.seed,
+        dtype=a.dtype, device=a.device, batch_size=a.batch_size, seed=a.seed, cpu_matmul=a.cpu_matmul,
     )
     summary = ", ".join(f"{k}={v['value']:.3f}" for k, v in result["tasks"].items() if v["value"] is not None)
     print(f"downstream ({result['n_edits']} edits, {result['seconds']:.1f} s): {summary}")

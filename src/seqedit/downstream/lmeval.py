@@ -160,14 +160,15 @@ def evaluate_model(model, tokenizer, tasks: dict, work_dir: str | Path, mirror: 
 
 def run_downstream(model_dir: str, tasks: dict, work_dir: str | Path, out: str | Path,
                    checkpoint: str | None = None, mirror: str | None = None, dtype: str = "float32",
-                   device: str = "auto", batch_size: int = 8, seed: int = 1234) -> dict:
+                   device: str = "auto", batch_size: int = 8, seed: int = 1234,
+                   cpu_matmul: str = "onednn") -> dict:
     """Evaluate the base model in ``model_dir`` (with ``checkpoint`` applied in memory) and write ``out``."""
     start = time.time()
     tasks = validate_tasks(tasks)  # fail on a bad task list before loading anything
     setup_caches(work_dir, offline=mirror is not None)
     from ..models.loading import load_model_and_tokenizer
 
-    model, tok = load_model_and_tokenizer(str(model_dir), dtype=dtype, device=device)
+    model, tok = load_model_and_tokenizer(str(model_dir), dtype=dtype, device=device, cpu_matmul=cpu_matmul)
     method, n_edits = None, 0
     if checkpoint:
         from ..methods import apply_checkpoint

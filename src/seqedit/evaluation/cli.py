@@ -30,6 +30,7 @@ from .. import atomic
 from ..checkpoints import load_meta
 from ..methods import apply_checkpoint
 from ..files import read_jsonl
+from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from ..models.loading import DTYPES, load_model_and_tokenizer
 from . import counterfact, metrics, mquake
 from .options import PROTOCOLS, EvalOptions, check_protocol
@@ -67,7 +68,8 @@ def unedited_meta(model_dir: str, requests_path: str, n_requests: int | None, mo
 
 def evaluate(model_dir: str, checkpoint: str | None, requests_path: str, protocol: str = "sequential",
              dtype: str = "float32", device: str = "auto", options: EvalOptions | None = None,
-             n_requests: int | None = None, model_name: str | None = None, dataset: str | None = None) -> dict:
+             n_requests: int | None = None, model_name: str | None = None, dataset: str | None = None,
+             cpu_matmul: str = "onednn") -> dict:
     """The metrics of ``checkpoint`` on the requests it edited; ``checkpoint`` None: of the unedited model on the
     first ``n_requests`` requests (:func:`unedited_meta`)."""
     check_protocol(protocol)
@@ -91,7 +93,7 @@ def evaluate(model_dir: str, checkpoint: str | None, requests_path: str, protoco
     is_cf = not is_mquake and counterfact.is_counterfact_like(requests)
     mq_prompt = (mquake.load_prompt(opts.mquake_prompt, opts.mquake_prompt_file, opts.mquake_fewshot)
                  if is_mquake else None)  # a missing prompt file stops the job before the model loads
-    model, tok = load_model_and_tokenizer(model_dir, dtype, device)
+    model, tok = load_model_and_tokenizer(model_dir, dtype, device, cpu_matmul)
 
     # on the unedited model
     loc_owner, loc_prompts, loc_answers = metrics.locality_pairs(requests)
@@ -177,6 +179,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     opts = EvalOptions(a.fluency_prompts, a.fluency_tokens, a.mquake_tokens, a.mquake_fewshot, a.mquake_match,
@@ -184,7 +187,7 @@ def cli(command: str, argv: list[str]) -> None:
     if not a.unedited and (a.n_requests is not None or a.model_name or a.dataset):
         p.error("--n-requests, --model-name and --dataset go with --unedited")
     result = evaluate(a.model_dir, a.checkpoint, a.requests, a.protocol, a.dtype, a.device, opts, a.n_requests,
-                      a.model_name, a.dataset)
+                      a.model_name, a.dataset, a.cpu_matmul)
     atomic.write_json(a.out, result)
     who = "unedited" if a.unedited else result["method"]
     line = (f"{who} @ {result['n_edits']} ({result['protocol']}, {result['n_requests']} requests): "

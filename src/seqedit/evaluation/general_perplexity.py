@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+
 SEPARATOR = "\n\n"  # between two documents of the corpus
 
 
@@ -100,7 +102,8 @@ def corpus_text(corpus: str, mirror: str | None) -> tuple[str, str | None, Itera
 
 def general_perplexity(model_dir: str, out: str, corpus: str, n_tokens: int, block_length: int,
                        checkpoint: str | None = None, mirror: str | None = None, model_name: str | None = None,
-                       dtype: str = "float32", device: str = "auto", batch_size: int | None = None) -> dict:
+                       dtype: str = "float32", device: str = "auto", batch_size: int | None = None,
+                       cpu_matmul: str = "onednn") -> dict:
     """Score the corpus blocks with the base model in ``model_dir`` (``checkpoint`` applied in memory); write
     ``out`` and return the record."""
     from ..atomic import write_json
@@ -109,7 +112,7 @@ def general_perplexity(model_dir: str, out: str, corpus: str, n_tokens: int, blo
     start = time.time()
     check_sizes(n_tokens, block_length)
     source, text_sha256, docs = corpus_text(corpus, mirror)
-    model, tok = load_model_and_tokenizer(model_dir, dtype=dtype, device=device)
+    model, tok = load_model_and_tokenizer(model_dir, dtype=dtype, device=device, cpu_matmul=cpu_matmul)
     blocks = token_blocks(tok, docs, n_tokens, block_length)
     meta: dict = {}
     if checkpoint:
@@ -122,7 +125,8 @@ def general_perplexity(model_dir: str, out: str, corpus: str, n_tokens: int, blo
         "checkpoint": str(checkpoint) if checkpoint else None,
         "corpus": corpus, "source": source, "text_sha256": text_sha256, "tokens_sha256": tokens_digest(blocks),
         **summarise(block_nlls(model, blocks, batch_size), block_length),
-        "dtype": dtype, "device": str(next(model.parameters()).device), "seconds": round(time.time() - start, 3),
+        "dtype": dtype, "device": str(next(model.parameters()).device), "cpu_matmul": cpu_matmul,
+        "seconds": round(time.time() - start, 3),
     }
     write_json(out, rec)
     return rec
@@ -144,9 +148,11 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--model-name", default=None, help="model name recorded for the base model (default: folder)")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--batch-size", type=int, default=None,
                    help="blocks per forward pass (speed and memory, not the result; default 1 on CPU, 8 on GPU)")
     a = p.parse_args(argv)
     rec = general_perplexity(a.model_dir, a.out, a.corpus, a.n_tokens, a.block_length, a.checkpoint,
-                             mirror_root(a.mirror), a.model_name, a.dtype, a.device, a.batch_size)
+                             mirror_root(a.mirror), a.model_name, a.dtype, a.device, a.batch_size,
+                             a.cpu_matmul)
     print(json.dumps({k: v for k, v in rec.items() if k != "block_nll"}))

@@ -16,6 +16,7 @@ import math
 import statistics
 from pathlib import Path
 
+from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from .metrics import score_targets
 
 
@@ -57,6 +58,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--dataset", default=None, help="dataset name recorded in the file (default: the file stem)")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
+    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
     p.add_argument("--batch-size", type=int, default=8)
     a = p.parse_args(argv)
 
@@ -67,7 +69,7 @@ def cli(command: str, argv: list[str]) -> None:
     requests = read_jsonl(a.requests)
     if not requests:
         raise SystemExit(f"seqedit {command}: {a.requests} holds no requests")
-    model, tok = load_model_and_tokenizer(a.model_dir, dtype=a.dtype, device=a.device)
+    model, tok = load_model_and_tokenizer(a.model_dir, dtype=a.dtype, device=a.device, cpu_matmul=a.cpu_matmul)
     rec = perplexity_record(model, tok, requests, a.model_name or Path(a.model_dir).name,
                             a.dataset or Path(a.requests).stem, a.batch_size)
     write_json(a.out, rec)
