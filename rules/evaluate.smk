@@ -25,8 +25,8 @@ rule edit_metrics:
         cpu_matmul=CPU_MATMUL,
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --checkpoint {input.weights} "
-        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
-        "--out {output} > {log} 2>&1"
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
+        "--cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"
 
 
 rule edit_metrics_base:
@@ -56,8 +56,8 @@ rule edit_metrics_base:
     shell:
         "OMP_NUM_THREADS={threads} seqedit edit-metrics --model-dir {input.model} --unedited "
         "--n-requests {params.n_requests} --model-name {wildcards.model} --dataset {wildcards.dataset} "
-        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
-        "--out {output} > {log} 2>&1"
+        "--requests {input.requests} {params.evaluation} --dtype {params.dtype} --device {params.device} "
+        "--cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"
 
 
 rule downstream_base:

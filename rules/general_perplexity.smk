@@ -29,8 +29,8 @@ rule general_perplexity_base:
     shell:
         "OMP_NUM_THREADS={threads} seqedit general-perplexity --model-dir {input.model} "
         "--model-name {wildcards.model} --corpus {params.corpus} --n-tokens {params.n_tokens} "
-        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
-        "--out {output} > {log} 2>&1"
+        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} "
+        "--cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"
 
 
 rule general_perplexity:
@@ -64,8 +64,8 @@ rule general_perplexity:
     shell:
         "OMP_NUM_THREADS={threads} seqedit general-perplexity --model-dir {input.model} "
         "--checkpoint {input.weights} --corpus {params.corpus} --n-tokens {params.n_tokens} "
-        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} --cpu-matmul {params.cpu_matmul} "
-        "--out {output} > {log} 2>&1"
+        "--block-length {params.block_length} --dtype {params.dtype} --device {params.device} "
+        "--cpu-matmul {params.cpu_matmul} --out {output} > {log} 2>&1"
 
 
 rule reuse_general_perplexity:
