@@ -32,7 +32,8 @@ from common import MODEL, cpu_model, hparams, load, restore  # noqa: E402
 from seqedit.editing import SequentialEditor  # noqa: E402
 from seqedit.files import read_jsonl as read_requests  # noqa: E402
 from seqedit.methods import method_names  # noqa: E402
-from seqedit.models.cpu_matmul import BACKENDS, use_backend  # noqa: E402
+from seqedit.models import matmul_option  # noqa: E402
+from seqedit.models.cpu_matmul import use_backend  # noqa: E402
 
 
 def tensor_bytes(tensors) -> int:
@@ -187,8 +188,7 @@ def main():
                    help="replace a hyperparameter (or compute setting, e.g. value_block=10) in every method's run")
     p.add_argument("--no-pack", action="store_true",
                    help="run the value optimisation's suffixes as a right-padded batch, not packed slots")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS,
-                   help="library of the fp32 linear layers (seqedit.models.cpu_matmul; torch = MKL)")
+    matmul_option.add_option(p)
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.only:

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from seqedit.methods.hparams import load_hparams
+from seqedit.models import matmul_option
 from seqedit.models.loading import load_model_and_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +19,7 @@ def hparams(method: str, hparams_set: str, **overrides) -> dict:
     return hp
 
 
-def load(model_dir: str, dtype: str = "float32", cpu_matmul: str = "onednn"):
+def load(model_dir: str, dtype: str = "float32", cpu_matmul: str = matmul_option.DEFAULT):
     """Model, tokenizer and a copy of every parameter (to undo any method's edits)."""
     model, tok = load_model_and_tokenizer(model_dir, dtype, "cpu", cpu_matmul)
     return model, tok, {n: t.detach().clone() for n, t in model.named_parameters()}

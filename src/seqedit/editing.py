@@ -31,8 +31,8 @@ from .files import read_jsonl
 from .finite import NonFiniteEditError, check_edit
 from .methods import get_method
 from .methods.base import StatsLoader
-from .models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
 from .methods.hparams import load_hparams
+from .models import matmul_option
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import get_parameter, set_weights
@@ -186,7 +186,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-immediate-eval", dest="immediate_eval", action="store_false",

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import tensorfile
 from .cpu_bf16 import warn_if_emulated
-from .models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+from .models import matmul_option
 from .models.loading import DTYPES, load_model_and_tokenizer
 from .models.registry import get_model_spec
 from .nethooks import capture, run
@@ -109,7 +109,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES), help="dtype of the stored moments")
     p.add_argument("--model-dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--out-dir", required=True)
     a = p.parse_args(argv)
     spec = get_model_spec(a.model_name)

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from ..mirror import mirror_root
-from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+from ..models import matmul_option
 from .specs import TASKS
 
 
@@ -35,7 +35,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--out", required=True, help="output JSON")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("-v", "--verbose", action="store_true", help="keep lm-eval's INFO logging")

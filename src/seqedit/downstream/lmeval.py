@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .. import atomic
+from ..models import matmul_option
 from .specs import TASKS, validate_tasks
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def evaluate_model(model, tokenizer, tasks: dict, work_dir: str | Path, mirror: 
 def run_downstream(model_dir: str, tasks: dict, work_dir: str | Path, out: str | Path,
                    checkpoint: str | None = None, mirror: str | None = None, dtype: str = "float32",
                    device: str = "auto", batch_size: int = 8, seed: int = 1234,
-                   cpu_matmul: str = "onednn") -> dict:
+                   cpu_matmul: str = matmul_option.DEFAULT) -> dict:
     """Evaluate the base model in ``model_dir`` (with ``checkpoint`` applied in memory) and write ``out``."""
     start = time.time()
     tasks = validate_tasks(tasks)  # fail on a bad task list before loading anything

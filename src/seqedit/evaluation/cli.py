@@ -30,7 +30,7 @@ from .. import atomic
 from ..checkpoints import load_meta
 from ..methods import apply_checkpoint
 from ..files import read_jsonl
-from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+from ..models import matmul_option
 from ..models.loading import DTYPES, load_model_and_tokenizer
 from . import counterfact, metrics, mquake
 from .options import PROTOCOLS, EvalOptions, check_protocol
@@ -69,7 +69,7 @@ def unedited_meta(model_dir: str, requests_path: str, n_requests: int | None, mo
 def evaluate(model_dir: str, checkpoint: str | None, requests_path: str, protocol: str = "sequential",
              dtype: str = "float32", device: str = "auto", options: EvalOptions | None = None,
              n_requests: int | None = None, model_name: str | None = None, dataset: str | None = None,
-             cpu_matmul: str = "onednn") -> dict:
+             cpu_matmul: str = matmul_option.DEFAULT) -> dict:
     """The metrics of ``checkpoint`` on the requests it edited; ``checkpoint`` None: of the unedited model on the
     first ``n_requests`` requests (:func:`unedited_meta`)."""
     check_protocol(protocol)
@@ -179,7 +179,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     opts = EvalOptions(a.fluency_prompts, a.fluency_tokens, a.mquake_tokens, a.mquake_fewshot, a.mquake_match,

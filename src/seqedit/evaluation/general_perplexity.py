@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+from ..models import matmul_option
 
 SEPARATOR = "\n\n"  # between two documents of the corpus
 
@@ -103,7 +103,7 @@ def corpus_text(corpus: str, mirror: str | None) -> tuple[str, str | None, Itera
 def general_perplexity(model_dir: str, out: str, corpus: str, n_tokens: int, block_length: int,
                        checkpoint: str | None = None, mirror: str | None = None, model_name: str | None = None,
                        dtype: str = "float32", device: str = "auto", batch_size: int | None = None,
-                       cpu_matmul: str = "onednn") -> dict:
+                       cpu_matmul: str = matmul_option.DEFAULT) -> dict:
     """Score the corpus blocks with the base model in ``model_dir`` (``checkpoint`` applied in memory); write
     ``out`` and return the record."""
     from ..atomic import write_json
@@ -148,7 +148,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--model-name", default=None, help="model name recorded for the base model (default: folder)")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--batch-size", type=int, default=None,
                    help="blocks per forward pass (speed and memory, not the result; default 1 on CPU, 8 on GPU)")
     a = p.parse_args(argv)

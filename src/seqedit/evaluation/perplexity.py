@@ -16,7 +16,7 @@ import math
 import statistics
 from pathlib import Path
 
-from ..models.cpu_matmul import BACKENDS, CPU_MATMUL_HELP
+from ..models import matmul_option
 from .metrics import score_targets
 
 
@@ -58,7 +58,7 @@ def cli(command: str, argv: list[str]) -> None:
     p.add_argument("--dataset", default=None, help="dataset name recorded in the file (default: the file stem)")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-matmul", default="onednn", choices=BACKENDS, help=CPU_MATMUL_HELP)
+    matmul_option.add_option(p)
     p.add_argument("--batch-size", type=int, default=8)
     a = p.parse_args(argv)
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-BACKENDS = ("onednn", "torch")
-CPU_MATMUL_HELP = "library of the fp32 linear layers on a CPU (config cpu_matmul; torch = PyTorch's MKL)"
+from .matmul_option import check
 
 
 def _onednn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -59,8 +58,7 @@ def available() -> bool:
 
 def use_backend(model: torch.nn.Module, backend: str) -> int:
     """Route ``model``'s linear layers through ``backend``; returns how many layers were swapped."""
-    if backend not in BACKENDS:
-        raise ValueError(f"cpu_matmul must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check(backend)
     target = OneDnnLinear if backend == "onednn" and available() else torch.nn.Linear
     swapped = 0
     for module in model.modules():

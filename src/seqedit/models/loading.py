@@ -6,6 +6,7 @@ import warnings
 import torch
 
 from . import cpu_matmul as cpu_matmul_backends
+from . import matmul_option
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 
@@ -20,15 +21,14 @@ def resolve_device(device: str | None = "auto") -> str:
 
 
 def load_model_and_tokenizer(model_dir: str, dtype: str = "float32", device: str | None = "auto",
-                             cpu_matmul: str = "onednn"):
+                             cpu_matmul: str = matmul_option.DEFAULT):
     """Return ``(model, tokenizer)`` in eval mode with gradients off, tokenizer padded on the right, the linear
     layers' fp32 CPU products run by ``cpu_matmul`` (:mod:`.cpu_matmul`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")
-    if cpu_matmul not in cpu_matmul_backends.BACKENDS:
-        raise ValueError(f"cpu_matmul must be one of {', '.join(cpu_matmul_backends.BACKENDS)}, got {cpu_matmul!r}")
+    matmul_option.check(cpu_matmul)  # before the model loads
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=DTYPES[dtype])
     model.to(resolve_device(device))
     model.eval()
